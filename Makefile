@@ -1,0 +1,39 @@
+# Quick start: `make train` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WORKDIR ?= runs/two_step
+
+.PHONY: install train test lint format benchmark clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+train: $(STAMP)
+	$(PY) -m harlow.train --config=configs/two_step.py --workdir=$(WORKDIR)
+	$(PY) -m harlow.evaluate --workdir=$(WORKDIR) --episodes=300
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+benchmark: $(STAMP)
+	$(PY) -m harlow.benchmark two_step --seeds=8
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""Two-step task (Daw et al. 2011) learned by an LSTM A2C agent (Wang et al. 2018, Fig. 5).
+
+Train:    python -m harlow.train --config=configs/two_step.py --workdir=runs/two_step
+Override: --config.seed=3 --config.agent.lstm_units=64 --config.train.learning_rate=1e-3
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """Returns the default two-step experiment."""
+    config = ml_collections.ConfigDict()
+    config.task = "two_step"
+    config.seed = 0
+
+    config.env = ml_collections.ConfigDict()
+    config.env.common_prob = 0.8
+    config.env.reward_prob_good = 0.9
+    config.env.reward_prob_bad = 0.1
+    config.env.switch_prob = 0.025
+    config.env.trials_per_episode = 100
+
+    config.agent = ml_collections.ConfigDict()
+    config.agent.lstm_units = 48
+
+    config.train = ml_collections.ConfigDict()
+    config.train.num_envs = 128  # episodes advancing in parallel
+    config.train.unroll_length = 20  # environment steps per update (10 trials)
+    config.train.total_env_steps = 8_000_000
+    config.train.discount = 0.9
+    config.train.gae_lambda = 1.0
+    config.train.value_coef = 0.5
+    config.train.entropy_coef = 0.05
+    config.train.entropy_coef_final = 0.005  # linear decay over training
+    config.train.optimizer = "adam"  # or "rmsprop"
+    config.train.learning_rate = 1e-3
+    config.train.max_grad_norm = 1.0
+    config.train.log_every_updates = 50
+    config.train.checkpoint_every_seconds = 60.0
+    config.train.keep_checkpoints = 5
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.episodes = 300
+    config.eval.num_envs = 100
+    config.eval.greedy = False
+    return config

@@ -1,0 +1,1 @@
+"""harlow: meta-reinforcement learning experiments of Wang et al. (2018)."""

@@ -1,0 +1,151 @@
+"""Advantage actor-critic (A2C) learner: returns, advantages, losses, updates."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import keras
+import tensorflow as tf
+
+from harlow.agent import ActorCritic, LSTMState
+
+
+class Segment(NamedTuple):
+    """A time-major batch of experience from ``B`` environments.
+
+    The agent inputs (``observations``, ``prev_actions``, ``prev_rewards``,
+    ``first``) have ``T + 1`` entries: the last one is the input after the final
+    step, used only to bootstrap the value. ``actions``, ``rewards`` and
+    ``dones`` have ``T``. ``initial_state`` is the recurrent state before input 0.
+    """
+
+    observations: tf.Tensor
+    prev_actions: tf.Tensor
+    prev_rewards: tf.Tensor
+    first: tf.Tensor
+    actions: tf.Tensor
+    rewards: tf.Tensor
+    dones: tf.Tensor
+    initial_state: LSTMState
+
+
+def lambda_returns(
+    rewards: tf.Tensor,
+    values: tf.Tensor,
+    discounts: tf.Tensor,
+    bootstrap_value: tf.Tensor,
+    lambda_: float,
+) -> tf.Tensor:
+    """TD(lambda) returns, time-major ``[T, B]``.
+
+    ``G_t = r_t + d_t * ((1 - lambda) * V_{t+1} + lambda * G_{t+1})`` with
+    ``G_T = V_T = bootstrap_value``; ``lambda_ = 1`` gives discounted n-step
+    returns bootstrapped at the end of the segment, ``d_t`` is zero where an
+    episode ended.
+    """
+    next_values = tf.concat([values[1:], bootstrap_value[None]], axis=0)
+
+    def backward(acc: tf.Tensor, inputs: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+        reward, discount, next_value = inputs
+        return reward + discount * ((1.0 - lambda_) * next_value + lambda_ * acc)
+
+    return tf.scan(
+        backward,
+        (rewards, discounts, next_values),
+        initializer=bootstrap_value,
+        reverse=True,
+    )
+
+
+class LossWeights(NamedTuple):
+    """Coefficients of the A2C loss terms."""
+
+    value: float
+    entropy: float
+
+
+def a2c_loss(
+    logits: tf.Tensor,
+    values: tf.Tensor,
+    actions: tf.Tensor,
+    returns: tf.Tensor,
+    weights: LossWeights,
+) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """Policy-gradient, value and entropy terms, averaged over ``[T, B]``."""
+    advantages = tf.stop_gradient(returns - values)
+    log_probs = tf.nn.log_softmax(logits)
+    action_log_probs = tf.gather(log_probs, actions, batch_dims=2)
+    policy_loss = -tf.reduce_mean(action_log_probs * advantages)
+    value_loss = 0.5 * tf.reduce_mean(tf.square(tf.stop_gradient(returns) - values))
+    entropy = -tf.reduce_mean(tf.reduce_sum(tf.exp(log_probs) * log_probs, -1))
+    total = policy_loss + weights.value * value_loss - weights.entropy * entropy
+    metrics = {
+        "losses/total": total,
+        "losses/policy": policy_loss,
+        "losses/value": value_loss,
+        "policy/entropy": entropy,
+        "policy/advantage_mean": tf.reduce_mean(advantages),
+        "values/mean": tf.reduce_mean(values),
+    }
+    return total, metrics
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """RMSProp or Adam, as named in the config."""
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=learning_rate, epsilon=1e-5)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate)
+    raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {name!r}")
+
+
+class A2CLearner:
+    """Computes A2C gradients on a segment and applies them (compiled with tf.function)."""
+
+    def __init__(
+        self,
+        agent: ActorCritic,
+        optimizer: keras.optimizers.Optimizer,
+        discount: float,
+        gae_lambda: float,
+        value_coef: float,
+        entropy_coef: float,
+        max_grad_norm: float,
+    ) -> None:
+        self.agent = agent
+        self.optimizer = optimizer
+        self.discount = discount
+        self.gae_lambda = gae_lambda
+        self.max_grad_norm = max_grad_norm
+        # A variable, so a schedule can change it without retracing.
+        self.entropy_coef = tf.Variable(entropy_coef, trainable=False, name="entropy_coef")
+        self.value_coef = value_coef
+        self.update = tf.function(self._update)
+
+    def _update(self, segment: Segment) -> dict[str, tf.Tensor]:
+        variables = self.agent.trainable_variables
+        with tf.GradientTape() as tape:
+            output, _ = self.agent.unroll(
+                segment.observations,
+                segment.prev_actions,
+                segment.prev_rewards,
+                segment.first,
+                segment.initial_state,
+            )
+            values = output.value[:-1]
+            discounts = self.discount * (1.0 - tf.cast(segment.dones, tf.float32))
+            returns = lambda_returns(
+                segment.rewards, values, discounts, output.value[-1], self.gae_lambda
+            )
+            weights = LossWeights(self.value_coef, self.entropy_coef)
+            loss, metrics = a2c_loss(
+                output.policy_logits[:-1], values, segment.actions, returns, weights
+            )
+        gradients = tape.gradient(loss, variables)
+        gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
+        finite = tf.math.is_finite(grad_norm) & tf.math.is_finite(loss)
+        if finite:
+            self.optimizer.apply_gradients(zip(gradients, variables))
+        metrics["optim/grad_norm"] = grad_norm
+        metrics["optim/finite"] = finite
+        return metrics

@@ -1,0 +1,68 @@
+"""Checks config values before anything is built; errors name the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ml_collections
+
+_Check = tuple[str, Callable[[Any], bool], str]
+
+_PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
+_POSITIVE = (lambda v: v > 0, "> 0")
+_NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
+_AT_LEAST_ONE = (lambda v: v >= 1, ">= 1")
+
+_COMMON_CHECKS: list[_Check] = [
+    ("agent.lstm_units", *_AT_LEAST_ONE),
+    ("train.num_envs", *_AT_LEAST_ONE),
+    ("train.unroll_length", *_AT_LEAST_ONE),
+    ("train.total_env_steps", *_AT_LEAST_ONE),
+    ("train.discount", *_PROBABILITY),
+    ("train.gae_lambda", *_PROBABILITY),
+    ("train.value_coef", *_NON_NEGATIVE),
+    ("train.entropy_coef", *_NON_NEGATIVE),
+    ("train.entropy_coef_final", *_NON_NEGATIVE),
+    ("train.optimizer", lambda v: v in ("adam", "rmsprop"), "'adam' or 'rmsprop'"),
+    ("train.learning_rate", *_POSITIVE),
+    ("train.max_grad_norm", *_POSITIVE),
+    ("train.log_every_updates", *_AT_LEAST_ONE),
+    ("train.checkpoint_every_seconds", *_POSITIVE),
+    ("train.keep_checkpoints", *_AT_LEAST_ONE),
+    ("eval.episodes", *_AT_LEAST_ONE),
+    ("eval.num_envs", *_AT_LEAST_ONE),
+]
+
+_TASK_CHECKS: dict[str, list[_Check]] = {
+    "two_step": [
+        ("env.common_prob", *_PROBABILITY),
+        ("env.reward_prob_good", *_PROBABILITY),
+        ("env.reward_prob_bad", *_PROBABILITY),
+        ("env.switch_prob", *_PROBABILITY),
+        ("env.trials_per_episode", lambda v: v >= 2, ">= 2"),
+    ],
+}
+
+
+def _lookup(config: ml_collections.ConfigDict, path: str) -> Any:
+    node: Any = config
+    for key in path.split("."):
+        if key not in node:
+            raise ValueError(f"config.{path} is missing")
+        node = node[key]
+    return node
+
+
+def validate_config(config: ml_collections.ConfigDict) -> None:
+    """Raises ``ValueError`` naming the first invalid field, e.g. ``config.train.num_envs``."""
+    task = config.get("task")
+    if task not in _TASK_CHECKS:
+        raise ValueError(f"config.task must be one of {sorted(_TASK_CHECKS)}, got {task!r}")
+    seed = _lookup(config, "seed")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"config.seed must be a non-negative integer, got {seed!r}")
+    for path, is_valid, requirement in _COMMON_CHECKS + _TASK_CHECKS[task]:
+        value = _lookup(config, path)
+        if not is_valid(value):
+            raise ValueError(f"config.{path} must be {requirement}, got {value!r}")

@@ -1,0 +1,49 @@
+"""Command line: train an agent.
+
+    python -m harlow.train --config=configs/two_step.py --workdir=runs/two_step \
+        [--config.seed=3 --config.agent.lstm_units=64 ...]
+
+Running the same command again resumes from the latest checkpoint in --workdir.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from harlow.checkpointing import CheckpointError
+from harlow.trainer import NonFiniteLossError, train
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to an ml_collections config file.", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and config.")
+_PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: parse flags, train, report."""
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    try:
+        result = train(_CONFIG.value, _WORKDIR.value, show_progress=_PROGRESS.value)
+    except (ValueError, CheckpointError, NonFiniteLossError) as e:
+        logging.error("%s", e)
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("\ninterrupted: checkpoint saved; run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    print(
+        f"trained {result.env_steps:,} env steps ({result.episodes:,} episodes, "
+        f"{result.updates:,} updates) at {result.steps_per_second:,.0f} steps/s; "
+        f"recent reward per trial {result.recent_reward_per_trial:.3f}; "
+        f"checkpoint {result.last_checkpoint}"
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,200 @@
+"""The training loop: collect segments, update, log, checkpoint, resume."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tqdm import tqdm
+
+from harlow.a2c import A2CLearner, make_optimizer
+from harlow.checkpointing import TrainingState, save_config
+from harlow.config_validation import validate_config
+from harlow.rollout import Actor
+from harlow.tasks import build_agent, get_task
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss or gradients became NaN or infinite; the last checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    """Where a run ended."""
+
+    env_steps: int
+    episodes: int
+    updates: int
+    steps_per_second: float
+    last_checkpoint: str | None
+    recent_reward_per_trial: float
+
+
+def seed_everything(seed: int) -> tuple[int, np.random.Generator]:
+    """Seeds TensorFlow; returns an environment seed and the actor's RNG."""
+    tf.random.set_seed(seed)
+    env_seq, actor_seq = np.random.SeedSequence(seed).spawn(2)
+    return int(env_seq.generate_state(1)[0]), np.random.default_rng(actor_seq)
+
+
+def entropy_coef_at(config: ml_collections.ConfigDict, env_steps: int) -> float:
+    """Entropy bonus, decayed linearly from ``entropy_coef`` to ``entropy_coef_final``."""
+    fraction = min(1.0, env_steps / config.train.total_env_steps)
+    start, end = config.train.entropy_coef, config.train.entropy_coef_final
+    return start + fraction * (end - start)
+
+
+class _Window:
+    """Averages of episode stats and metrics over one logging window."""
+
+    def __init__(self) -> None:
+        self.returns: list[float] = []
+        self.lengths: list[int] = []
+        self.metrics: dict[str, list[float]] = {}
+        self.start_time = time.perf_counter()
+        self.start_steps = 0
+
+    def reset(self, env_steps: int) -> None:
+        self.__init__()
+        self.start_steps = env_steps
+
+    def add_metrics(self, metrics: dict[str, tf.Tensor]) -> None:
+        for key, value in metrics.items():
+            self.metrics.setdefault(key, []).append(float(value))
+
+
+def train(
+    config: ml_collections.ConfigDict,
+    workdir: str | os.PathLike,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Trains (or resumes training of) the agent described by ``config`` in ``workdir``."""
+    validate_config(config)
+    workdir = Path(workdir)
+    task = get_task(config.task)
+    env_seed, actor_rng = seed_everything(config.seed)
+    env = task.make_env(config, config.train.num_envs, env_seed)
+    agent = build_agent(config, env)
+    optimizer = make_optimizer(config.train.optimizer, config.train.learning_rate)
+    optimizer.build(agent.trainable_variables)
+    learner = A2CLearner(
+        agent,
+        optimizer,
+        discount=config.train.discount,
+        gae_lambda=config.train.gae_lambda,
+        value_coef=config.train.value_coef,
+        entropy_coef=config.train.entropy_coef,
+        max_grad_norm=config.train.max_grad_norm,
+    )
+    state = TrainingState(agent, optimizer, workdir, config.train.keep_checkpoints)
+    last_checkpoint = state.restore_latest()
+    if last_checkpoint:
+        logging.info("Resuming from %s at %d env steps", last_checkpoint, state.env_steps.numpy())
+    save_config(config, workdir)
+    actor = Actor(env, agent, actor_rng)
+    writer = tf.summary.create_file_writer(str(workdir / "train"))
+    total = config.train.total_env_steps
+    steps_per_update = config.train.num_envs * config.train.unroll_length
+    window = _Window()
+    window.reset(int(state.env_steps.numpy()))
+    recent_reward = float("nan")
+    last_save_time = time.perf_counter()
+    progress = tqdm(
+        total=total,
+        initial=int(state.env_steps.numpy()),
+        unit="step",
+        unit_scale=True,
+        disable=not show_progress,
+        desc=f"{config.task} seed {config.seed}",
+        dynamic_ncols=True,
+    )
+    run_start = time.perf_counter()
+    start_steps = int(state.env_steps.numpy())
+    try:
+        while int(state.env_steps.numpy()) < total:
+            learner.entropy_coef.assign(entropy_coef_at(config, int(state.env_steps.numpy())))
+            metrics = learner.update(actor.collect(config.train.unroll_length))
+            if not bool(metrics.pop("optim/finite")):
+                raise NonFiniteLossError(
+                    f"non-finite loss or gradients at update {int(state.updates.numpy()) + 1} "
+                    f"(losses/total={float(metrics['losses/total'])}); training stopped and "
+                    f"the last good checkpoint ({last_checkpoint}) was kept. Try a lower "
+                    "config.train.learning_rate or config.train.max_grad_norm."
+                )
+            returns, lengths = actor.stats.drain()
+            state.env_steps.assign_add(steps_per_update)
+            state.updates.assign_add(1)
+            state.episodes.assign_add(len(returns))
+            progress.update(steps_per_update)
+            window.returns += returns
+            window.lengths += lengths
+            window.add_metrics(metrics)
+            if int(state.updates.numpy()) % config.train.log_every_updates == 0:
+                recent_reward = _log_window(writer, window, state, task.steps_per_trial, progress)
+                window.reset(int(state.env_steps.numpy()))
+            if time.perf_counter() - last_save_time >= config.train.checkpoint_every_seconds:
+                last_checkpoint = state.save()
+                last_save_time = time.perf_counter()
+    except KeyboardInterrupt:
+        last_checkpoint = state.save()
+        progress.close()
+        logging.warning("Interrupted: saved %s", last_checkpoint)
+        raise
+    progress.close()
+    last_checkpoint = state.save()
+    writer.flush()
+    elapsed = time.perf_counter() - run_start
+    return TrainResult(
+        env_steps=int(state.env_steps.numpy()),
+        episodes=int(state.episodes.numpy()),
+        updates=int(state.updates.numpy()),
+        steps_per_second=(int(state.env_steps.numpy()) - start_steps) / max(elapsed, 1e-9),
+        last_checkpoint=last_checkpoint,
+        recent_reward_per_trial=recent_reward,
+    )
+
+
+def _log_window(
+    writer: tf.summary.SummaryWriter,
+    window: _Window,
+    state: TrainingState,
+    steps_per_trial: int,
+    progress: tqdm,
+) -> float:
+    """Writes the window's summaries; returns its reward per trial (NaN if no episode ended)."""
+    step = int(state.env_steps.numpy())
+    elapsed = max(time.perf_counter() - window.start_time, 1e-9)
+    steps_per_second = (step - window.start_steps) / elapsed
+    reward_per_trial = float("nan")
+    with writer.as_default(step=step):
+        for key, values in window.metrics.items():
+            tf.summary.scalar(key, np.mean(values))
+        tf.summary.scalar("perf/steps_per_second", steps_per_second)
+        tf.summary.scalar("progress/episodes", int(state.episodes.numpy()))
+        if window.returns:
+            mean_return = float(np.mean(window.returns))
+            trials = float(np.mean(window.lengths)) / steps_per_trial
+            reward_per_trial = mean_return / trials
+            tf.summary.scalar("episode/return", mean_return)
+            tf.summary.scalar("episode/reward_per_trial", reward_per_trial)
+    if progress.disable:
+        logging.info(
+            "env steps %d, episodes %d, reward per trial %.3f, %.0f steps/s",
+            step,
+            int(state.episodes.numpy()),
+            reward_per_trial,
+            steps_per_second,
+        )
+    progress.set_postfix(
+        episodes=int(state.episodes.numpy()),
+        reward_per_trial=f"{reward_per_trial:.3f}",
+        steps_per_s=f"{steps_per_second:,.0f}",
+        refresh=False,
+    )
+    return reward_per_trial

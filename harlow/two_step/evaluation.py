@@ -1,0 +1,139 @@
+"""Runs a frozen agent on the two-step task and writes the stay-probability report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+
+from harlow.agent import ActorCritic
+from harlow.checkpointing import atomic_write_text
+from harlow.rollout import Actor
+from harlow.two_step import analysis, plots
+from harlow.two_step.env import BatchedTwoStep, TwoStepParams
+
+
+def make_env(config: ml_collections.ConfigDict, num_envs: int, seed: int) -> BatchedTwoStep:
+    """The batched two-step environment described by ``config.env``."""
+    params = TwoStepParams(
+        common_prob=config.env.common_prob,
+        reward_prob_good=config.env.reward_prob_good,
+        reward_prob_bad=config.env.reward_prob_bad,
+        switch_prob=config.env.switch_prob,
+        trials_per_episode=config.env.trials_per_episode,
+    )
+    return BatchedTwoStep(num_envs, params, seed)
+
+
+@dataclass
+class TrialRecords:
+    """Per-trial records, each ``[episodes, trials]``."""
+
+    actions: np.ndarray
+    second_states: np.ndarray
+    common: np.ndarray
+    rewarded: np.ndarray
+
+    def to_csv(self) -> str:
+        """One row per trial: episode, trial, action, state reached, transition, reward."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["episode", "trial", "action", "state", "transition", "reward"])
+        episodes, trials = self.actions.shape
+        for e in range(episodes):
+            for t in range(trials):
+                writer.writerow(
+                    [
+                        e,
+                        t + 1,
+                        int(self.actions[e, t]),
+                        f"S{2 + int(self.second_states[e, t])}",
+                        "common" if self.common[e, t] else "rare",
+                        int(self.rewarded[e, t]),
+                    ]
+                )
+        return out.getvalue()
+
+
+def collect_trials(
+    agent: ActorCritic,
+    config: ml_collections.ConfigDict,
+    episodes: int,
+    seed: int,
+    greedy: bool,
+) -> TrialRecords:
+    """Plays ``episodes`` full episodes with frozen weights and records every trial."""
+    num_envs = min(config.eval.num_envs, episodes)
+    rounds = -(-episodes // num_envs)
+    env = make_env(config, num_envs, seed)
+    actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
+    fields = {"first_action": [], "second_state": [], "common": [], "rewarded": []}
+    for _ in range(rounds * env.steps_per_episode):
+        _, _, _, info = actor.step()
+        if info:
+            for key, column in fields.items():
+                column.append(info[key])
+    # Each list holds [rounds * trials] arrays of shape [num_envs]: regroup per episode.
+    trials = config.env.trials_per_episode
+
+    def per_episode(column: list[np.ndarray]) -> np.ndarray:
+        stacked = np.stack(column).reshape(rounds, trials, num_envs)
+        return stacked.transpose(0, 2, 1).reshape(rounds * num_envs, trials)[:episodes]
+
+    return TrialRecords(
+        actions=per_episode(fields["first_action"]),
+        second_states=per_episode(fields["second_state"]),
+        common=per_episode(fields["common"]).astype(bool),
+        rewarded=per_episode(fields["rewarded"]).astype(bool),
+    )
+
+
+def evaluate(
+    agent: ActorCritic,
+    config: ml_collections.ConfigDict,
+    episodes: int,
+    seed: int,
+    greedy: bool,
+    output_dir: str | os.PathLike,
+) -> dict:
+    """Evaluates, writes ``report.json``, ``trials.csv`` and ``stay_probability.png``."""
+    records = collect_trials(agent, config, episodes, seed, greedy)
+    summary = analysis.summarize(
+        records.actions, records.common, records.rewarded, records.rewarded.astype(float)
+    )
+    output_dir = Path(output_dir)
+    atomic_write_text(output_dir / "trials.csv", records.to_csv())
+    atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
+    plots.plot_stay_probabilities([summary["stay_probabilities"]], output_dir / "stay_probability.png")
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    """Human-readable lines: the four stay probabilities and the regression."""
+    lines = [f"reward per trial: {summary['reward_per_trial']:.3f}", "P(stay):"]
+    for name in analysis.CLASSES:
+        entry = summary["stay_probabilities"][name]
+        lines.append(f"  {name:<18} {entry['p_stay']:.3f}  (n={entry['n']})")
+    for name, value in summary["model_based_indices"].items():
+        lines.append(f"  {name:<30} {value:+.3f}")
+    regression = summary["regression"]
+    if "error" in regression:
+        lines.append(f"logistic regression: {regression['error']}")
+    else:
+        lines.append("logistic regression of stay (coef +- se):")
+        for name in ("intercept", "reward", "transition", "interaction"):
+            lines.append(
+                f"  {name:<12} {regression[name]['coef']:+.3f} +- {regression[name]['se']:.3f}"
+            )
+    return "\n".join(lines)
+
+
+def plot_seeds(summaries: list[dict], path: str | os.PathLike) -> None:
+    """The multi-seed figure: bars = mean over seeds, one dot per seed."""
+    plots.plot_stay_probabilities([s["stay_probabilities"] for s in summaries], path)
