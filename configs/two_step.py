@@ -24,16 +24,16 @@ def get_config() -> ml_collections.ConfigDict:
     config.agent.lstm_units = 48
 
     config.train = ml_collections.ConfigDict()
-    config.train.num_envs = 128  # episodes advancing in parallel
+    config.train.num_envs = 256  # episodes advancing in parallel
     config.train.unroll_length = 20  # environment steps per update (10 trials)
-    config.train.total_env_steps = 8_000_000
+    config.train.total_env_steps = 10_000_000  # 50,000 episodes
     config.train.discount = 0.9
     config.train.gae_lambda = 1.0
     config.train.value_coef = 0.5
-    config.train.entropy_coef = 0.05
-    config.train.entropy_coef_final = 0.005  # linear decay over training
+    config.train.entropy_coef = 0.01
+    config.train.entropy_coef_final = 0.0  # linear decay over training
     config.train.optimizer = "adam"  # or "rmsprop"
-    config.train.learning_rate = 1e-3
+    config.train.learning_rate = 3e-3
     config.train.max_grad_norm = 1.0
     config.train.log_every_updates = 50
     config.train.checkpoint_every_seconds = 60.0

@@ -145,7 +145,7 @@ class A2CLearner:
         gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
         finite = tf.math.is_finite(grad_norm) & tf.math.is_finite(loss)
         if finite:
-            self.optimizer.apply_gradients(zip(gradients, variables))
+            self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         metrics["optim/grad_norm"] = grad_norm
         metrics["optim/finite"] = finite
         return metrics

@@ -286,3 +286,14 @@ def test_plot_rejects_empty_seed_list(tmp_path) -> None:
     with pytest.raises(ValueError, match="per_seed"):
         plot_stay_probabilities([], tmp_path / "stay.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_accepts_json_reports_with_empty_classes(tmp_path) -> None:
+    per_seed = _seed_results(2)
+    per_seed[1]["rewarded_rare"] = {"p_stay": None, "n": 0, "stays": 0}  # as in report.json
+    fig = plots._stay_figure(per_seed, "Stay")
+    try:
+        heights = [bar.get_height() for bar in fig.axes[0].patches]
+        assert heights[2] == pytest.approx(per_seed[0]["rewarded_rare"]["p_stay"])
+    finally:
+        plt.close(fig)

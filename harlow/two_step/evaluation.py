@@ -104,14 +104,18 @@ def evaluate(
 ) -> dict:
     """Evaluates, writes ``report.json``, ``trials.csv`` and ``stay_probability.png``."""
     records = collect_trials(agent, config, episodes, seed, greedy)
-    summary = analysis.summarize(
-        records.actions, records.common, records.rewarded, records.rewarded.astype(float)
-    )
+    summary = analysis.summarize(records.actions, records.common, records.rewarded)
     output_dir = Path(output_dir)
     atomic_write_text(output_dir / "trials.csv", records.to_csv())
     atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
-    plots.plot_stay_probabilities([summary["stay_probabilities"]], output_dir / "stay_probability.png")
+    plots.plot_stay_probabilities(
+        [summary["stay_probabilities"]], output_dir / "stay_probability.png"
+    )
     return summary
+
+
+def _number(value: float | None, fmt: str) -> str:
+    return "n/a" if value is None else format(value, fmt)
 
 
 def format_summary(summary: dict) -> str:
@@ -119,9 +123,9 @@ def format_summary(summary: dict) -> str:
     lines = [f"reward per trial: {summary['reward_per_trial']:.3f}", "P(stay):"]
     for name in analysis.CLASSES:
         entry = summary["stay_probabilities"][name]
-        lines.append(f"  {name:<18} {entry['p_stay']:.3f}  (n={entry['n']})")
+        lines.append(f"  {name:<18} {_number(entry['p_stay'], '.3f')}  (n={entry['n']})")
     for name, value in summary["model_based_indices"].items():
-        lines.append(f"  {name:<30} {value:+.3f}")
+        lines.append(f"  {name:<30} {_number(value, '+.3f')}")
     regression = summary["regression"]
     if "error" in regression:
         lines.append(f"logistic regression: {regression['error']}")

@@ -23,9 +23,12 @@ JITTER = 0.06
 
 
 def _finite_values(per_seed: list[dict[str, Any]], name: str) -> list[float]:
-    """The finite p_stay values of class ``name`` across seeds (empty classes are skipped)."""
-    values = (float(stay[name]["p_stay"]) for stay in per_seed)
-    return [value for value in values if math.isfinite(value)]
+    """The finite p_stay values of class ``name`` across seeds.
+
+    Empty classes (p_stay NaN, or None in a JSON report) are skipped.
+    """
+    values = (stay[name]["p_stay"] for stay in per_seed)
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
 def _stay_figure(per_seed: list[dict[str, Any]], title: str) -> Figure:

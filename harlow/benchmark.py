@@ -1,0 +1,264 @@
+"""Benchmarks: learning targets over seeds and training throughput.
+
+    python -m harlow.benchmark two_step --seeds=8 [--workdir=runs/benchmark/two_step]
+
+Prints, for each seed, the training wall-clock time and the frozen-weights test
+result, checks them against the targets of the two-step task, measures training
+throughput next to the pure-TensorFlow cost of the same LSTM forward+backward
+(in the same run), and writes ``benchmark.json`` and the multi-seed figure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from harlow.a2c import A2CLearner, make_optimizer
+from harlow.checkpointing import atomic_write_text
+from harlow.evaluation import evaluate_checkpoint
+from harlow.rollout import Actor
+from harlow.tasks import build_agent, get_task
+from harlow.trainer import train
+
+DEFAULT_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+_CONFIG = flags.DEFINE_string("config", None, "Config file; default configs/<benchmark>.py.")
+_SEEDS = flags.DEFINE_string("seeds", "8", "N (seeds 0..N-1), a range 'A-B', or a list '1,3'.")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/benchmark", "Where runs and reports go.")
+_EPISODES = flags.DEFINE_integer("episodes", 300, "Frozen-weights test episodes per seed.")
+_TIME_LIMIT = flags.DEFINE_float("time_limit", 180.0, "Training seconds allowed per seed.")
+_THROUGHPUT_UPDATES = flags.DEFINE_integer("throughput_updates", 100, "Updates timed.")
+_FRESH = flags.DEFINE_bool("fresh", True, "Delete earlier runs of the same seeds first.")
+
+TWO_STEP_TARGETS = {
+    "rewarded_common_minus_rare": 0.20,
+    "unrewarded_rare_minus_common": 0.20,
+    "reward_per_trial": 0.63,
+}
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'8' -> 0..7, '2-4' -> 2,3,4, '1,5' -> 1,5."""
+    text = text.strip()
+    try:
+        if "," in text:
+            seeds = [int(s) for s in text.split(",")]
+        elif "-" in text:
+            low, high = (int(s) for s in text.split("-"))
+            seeds = list(range(low, high + 1))
+        else:
+            seeds = list(range(int(text)))
+    except ValueError as e:
+        raise ValueError(f"--seeds={text!r} is not N, A-B or a comma list") from e
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds={text!r} selects no valid (non-negative) seed")
+    return seeds
+
+
+def load_config_file(path: str | os.PathLike) -> ml_collections.ConfigDict:
+    """Calls ``get_config()`` of the config file at ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file {path} not found")
+    spec = importlib.util.spec_from_file_location(f"_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def git_commit() -> str:
+    """The current commit of the project, or 'unknown'."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[str, float]:
+    """Env steps/s of training, split into acting and learning, and the pure LSTM cost.
+
+    The pure cost is a compiled forward+backward pass of the same agent unroll on a
+    segment of the same shape, with no environment, no sampling and no optimizer.
+    """
+    task = get_task(config.task)
+    env = task.make_env(config, config.train.num_envs, 0)
+    agent = build_agent(config, env)
+    optimizer = make_optimizer(config.train.optimizer, config.train.learning_rate)
+    optimizer.build(agent.trainable_variables)
+    learner = A2CLearner(
+        agent,
+        optimizer,
+        discount=config.train.discount,
+        gae_lambda=config.train.gae_lambda,
+        value_coef=config.train.value_coef,
+        entropy_coef=config.train.entropy_coef,
+        max_grad_norm=config.train.max_grad_norm,
+    )
+    actor = Actor(env, agent, np.random.default_rng(0))
+    length = config.train.unroll_length
+    steps = config.train.num_envs * length
+    segment = actor.collect(length)
+    learner.update(segment)  # compile
+    act_time = learn_time = 0.0
+    for _ in range(updates):
+        start = time.perf_counter()
+        segment = actor.collect(length)
+        middle = time.perf_counter()
+        float(learner.update(segment)["losses/total"])
+        act_time += middle - start
+        learn_time += time.perf_counter() - middle
+
+    @tf.function
+    def forward_backward(seg):
+        with tf.GradientTape() as tape:
+            out, _ = agent.unroll(
+                seg.observations, seg.prev_actions, seg.prev_rewards, seg.first, seg.initial_state
+            )
+            loss = tf.reduce_sum(out.policy_logits) + tf.reduce_sum(out.value)
+        return tape.gradient(loss, agent.trainable_variables)
+
+    forward_backward(segment)
+    start = time.perf_counter()
+    for _ in range(updates):
+        grads = forward_backward(segment)
+    float(grads[0][0, 0])
+    pure_time = time.perf_counter() - start
+    train_sps = updates * steps / (act_time + learn_time)
+    pure_sps = updates * steps / pure_time
+    return {
+        "train_env_steps_per_second": train_sps,
+        "acting_fraction": act_time / (act_time + learn_time),
+        "learning_fraction": learn_time / (act_time + learn_time),
+        "pure_lstm_forward_backward_steps_per_second": pure_sps,
+        "train_over_pure_ratio": train_sps / pure_sps,
+        "num_envs": config.train.num_envs,
+        "unroll_length": length,
+        "lstm_units": config.agent.lstm_units,
+    }
+
+
+def _seed_config(base: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
+    config = ml_collections.ConfigDict(base.to_dict())
+    config.seed = seed
+    return config
+
+
+def _fmt(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:+.3f}"
+
+
+def run_two_step(seeds: list[int], workdir: Path) -> bool:
+    """Trains and tests every seed; prints the table; returns whether all targets hold."""
+    base = load_config_file(_CONFIG.value or DEFAULT_CONFIGS / "two_step.py")
+    print(f"two_step benchmark: seeds {seeds}, commit {git_commit()}, {os.cpu_count()} cores")
+    throughput = measure_throughput(base, _THROUGHPUT_UPDATES.value)
+    print(
+        f"throughput: {throughput['train_env_steps_per_second']:,.0f} env steps/s training "
+        f"(acting {throughput['acting_fraction']:.0%}, learning "
+        f"{throughput['learning_fraction']:.0%}); pure TF LSTM forward+backward "
+        f"{throughput['pure_lstm_forward_backward_steps_per_second']:,.0f} steps/s; "
+        f"ratio {throughput['train_over_pure_ratio']:.2f}",
+        flush=True,
+    )
+    rows = []
+    for seed in seeds:
+        config = _seed_config(base, seed)
+        seed_dir = workdir / f"two_step__seed{seed}"
+        if _FRESH.value and seed_dir.exists():
+            shutil.rmtree(seed_dir)
+        start = time.perf_counter()
+        result = train(config, seed_dir, show_progress=sys.stderr.isatty())
+        seconds = time.perf_counter() - start
+        summary = evaluate_checkpoint(
+            config, result.last_checkpoint, _EPISODES.value, 10_000 + seed, False, seed_dir / "eval"
+        )
+        measured = {
+            **summary["model_based_indices"],
+            "reward_per_trial": summary["reward_per_trial"],
+        }
+        checks = {name: measured[name] for name in TWO_STEP_TARGETS}
+        passed = all(v is not None and v >= TWO_STEP_TARGETS[k] for k, v in checks.items())
+        passed = passed and seconds <= _TIME_LIMIT.value
+        rows.append(
+            {
+                "seed": seed,
+                "train_seconds": seconds,
+                "passed": passed,
+                **checks,
+                "summary": summary,
+                "train_steps_per_second": result.steps_per_second,
+            }
+        )
+        print(
+            f"seed {seed}: trained {seconds:5.1f}s ({result.steps_per_second:,.0f} steps/s) | "
+            f"rc-rr {_fmt(checks['rewarded_common_minus_rare'])} "
+            f"ur-uc {_fmt(checks['unrewarded_rare_minus_common'])} "
+            f"reward/trial {checks['reward_per_trial']:.3f} | {'PASS' if passed else 'FAIL'}",
+            flush=True,
+        )
+    get_task("two_step").plot_seeds([r["summary"] for r in rows], workdir / "two_step_seeds.png")
+    passes = sum(r["passed"] for r in rows)
+    report = {
+        "benchmark": "two_step",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+        },
+        "targets": {
+            **TWO_STEP_TARGETS,
+            "train_seconds": _TIME_LIMIT.value,
+            "train_env_steps_per_second": 100_000,
+        },
+        "throughput": throughput,
+        "seeds": rows,
+        "passed_seeds": passes,
+    }
+    atomic_write_text(workdir / "two_step_benchmark.json", json.dumps(report, indent=2) + "\n")
+    print(
+        f"{passes} of {len(rows)} seeds meet every target; figure "
+        f"{workdir / 'two_step_seeds.png'}; report {workdir / 'two_step_benchmark.json'}"
+    )
+    return passes == len(rows) and throughput["train_env_steps_per_second"] >= 100_000
+
+
+BENCHMARKS = {"two_step": run_two_step}
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: ``python -m harlow.benchmark NAME [flags]``."""
+    if len(argv) != 2 or argv[1] not in BENCHMARKS:
+        raise app.UsageError(f"usage: python -m harlow.benchmark {{{','.join(BENCHMARKS)}}} ...")
+    try:
+        seeds = parse_seeds(_SEEDS.value)
+        ok = BENCHMARKS[argv[1]](seeds, Path(_WORKDIR.value))
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,1 @@
+"""The OpenCV stage of the Harlow pipeline: crop, grayscale and resize image regions."""

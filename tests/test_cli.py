@@ -1,0 +1,134 @@
+"""The command lines as a user runs them: train, resume, evaluate, errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = [
+    "--config.env.trials_per_episode=5",
+    "--config.agent.lstm_units=8",
+    "--config.train.num_envs=4",
+    "--config.train.unroll_length=5",
+    "--config.train.total_env_steps=200",
+    "--config.eval.num_envs=4",
+]
+
+
+def _run(module: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _train(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    return _run(
+        "harlow.train",
+        "--config=configs/two_step.py",
+        f"--workdir={workdir}",
+        "--noprogress",
+        *TINY,
+        *extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("run")
+    result = _train(workdir)
+    assert result.returncode == 0, result.stderr
+    assert "trained 200 env steps" in result.stdout
+    return workdir
+
+
+def test_rerunning_resumes(trained, tmp_path):
+    result = _train(trained, "--config.train.total_env_steps=400")
+    assert result.returncode == 0, result.stderr
+    assert "trained 400 env steps" in result.stdout
+    assert "Resuming from" in result.stderr
+
+
+def test_typo_in_a_config_field_fails_loudly(tmp_path):
+    result = _train(tmp_path, "--config.train.lerning_rate=0.1")
+    assert result.returncode != 0
+    assert "lerning_rate" in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("--config.train.learning_rate=-0.1", "config.train.learning_rate"),
+        ("--config.env.common_prob=1.3", "config.env.common_prob"),
+        ("--config.train.num_envs=0", "config.train.num_envs"),
+    ],
+)
+def test_invalid_values_fail_naming_the_field(tmp_path, override, field):
+    result = _train(tmp_path, override)
+    assert result.returncode == 1
+    assert field in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_writes_report_csv_and_plot(trained, tmp_path):
+    out = tmp_path / "eval"
+    result = _run("harlow.evaluate", f"--workdir={trained}", "--episodes=6", f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    assert "rewarded_common" in result.stdout and "reward per trial" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["episodes"] == 6 and report["trials_per_episode"] == 5
+    assert set(report["stay_probabilities"]) == {
+        "rewarded_common",
+        "rewarded_rare",
+        "unrewarded_common",
+        "unrewarded_rare",
+    }
+    assert report["env_steps"] >= 200
+    rows = (out / "trials.csv").read_text().splitlines()
+    assert rows[0] == "episode,trial,action,state,transition,reward"
+    assert len(rows) == 1 + 6 * 5
+    assert (out / "stay_probability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_several_workdirs_draws_the_seed_figure(trained, tmp_path):
+    second = tmp_path / "seed1"
+    assert _train(second, "--config.seed=1").returncode == 0
+    out = tmp_path / "figure"
+    result = _run(
+        "harlow.evaluate",
+        f"--workdir={trained}",
+        f"--workdir={second}",
+        "--episodes=4",
+        f"--output_dir={out}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "seeds.png").exists()
+    assert len(json.loads((out / "seeds.json").read_text())["per_seed"]) == 2
+
+
+def test_evaluate_errors_are_clear(trained, tmp_path):
+    result = _run("harlow.evaluate", f"--workdir={tmp_path}")
+    assert result.returncode == 1 and "config.json not found" in result.stderr
+    result = _run("harlow.evaluate", f"--workdir={trained}", f"--checkpoint={tmp_path}/ckpt-9")
+    assert result.returncode == 1 and "not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_rejects_a_checkpoint_of_another_shape(trained, tmp_path):
+    other = tmp_path / "wide"
+    assert _train(other, "--config.agent.lstm_units=16").returncode == 0
+    checkpoint = sorted((other / "checkpoints").glob("*.index"))[-1].with_suffix("")
+    result = _run("harlow.evaluate", f"--workdir={trained}", f"--checkpoint={checkpoint}")
+    assert result.returncode == 1
+    assert "does not match the agent" in result.stderr
+    assert "Traceback" not in result.stderr

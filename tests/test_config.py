@@ -1,0 +1,46 @@
+"""Config validation: every bad value fails at once, naming the field."""
+
+import pytest
+
+from configs.two_step import get_config
+from harlow.config_validation import validate_config
+
+
+def test_default_config_is_valid():
+    validate_config(get_config())
+
+
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        ("train.learning_rate", -1e-3, "config.train.learning_rate must be > 0"),
+        ("train.num_envs", 0, "config.train.num_envs must be >= 1"),
+        ("env.common_prob", 1.5, "config.env.common_prob must be a probability"),
+        ("env.switch_prob", -0.1, "config.env.switch_prob must be a probability"),
+        ("train.discount", 1.01, "config.train.discount must be a probability"),
+        ("train.optimizer", "sgd", "config.train.optimizer must be 'adam' or 'rmsprop'"),
+        ("agent.lstm_units", 0, "config.agent.lstm_units must be >= 1"),
+        ("env.trials_per_episode", 1, "config.env.trials_per_episode must be >= 2"),
+        ("seed", -3, "config.seed must be a non-negative integer"),
+    ],
+)
+def test_invalid_values_name_the_field(path, value, message):
+    config = get_config()
+    node = config
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+def test_unknown_task_and_missing_field():
+    config = get_config()
+    config.task = "chess"
+    with pytest.raises(ValueError, match="config.task must be one of"):
+        validate_config(config)
+    config = get_config()
+    del config.train["max_grad_norm"]
+    with pytest.raises(ValueError, match="config.train.max_grad_norm is missing"):
+        validate_config(config)

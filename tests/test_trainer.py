@@ -1,0 +1,87 @@
+"""The training loop on tiny configs: outputs, resume, interrupt, non-finite stop."""
+
+import glob
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from harlow import trainer
+from harlow.checkpointing import all_checkpoints, load_config
+from harlow.rollout import Actor
+
+
+def _scalar_steps(workdir, tag):
+    steps = []
+    for path in sorted(glob.glob(str(workdir / "train" / "events*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            steps += [event.step for v in event.summary.value if v.tag == tag]
+    return steps
+
+
+def test_tiny_run_writes_config_checkpoint_and_summaries(tmp_path, tiny_two_step_config):
+    result = trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert result.env_steps == 200 and result.updates == 10
+    assert result.episodes == 4 * 200 // (4 * 10)
+    assert load_config(tmp_path).to_dict() == tiny_two_step_config.to_dict()
+    assert all_checkpoints(tmp_path)[-1].endswith("ckpt-10")
+    for tag in ("losses/policy", "losses/value", "policy/entropy", "perf/steps_per_second"):
+        assert _scalar_steps(tmp_path, tag) == [40, 80, 120, 160, 200]
+    assert _scalar_steps(tmp_path, "episode/return")
+
+
+def test_resume_continues_step_count_and_curves(tmp_path, tiny_two_step_config):
+    trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    tiny_two_step_config.train.total_env_steps = 400
+    result = trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert result.env_steps == 400 and result.updates == 20
+    assert _scalar_steps(tmp_path, "losses/policy") == list(range(40, 401, 40))
+
+
+def test_keyboard_interrupt_saves_a_checkpoint(tmp_path, tiny_two_step_config, monkeypatch):
+    collect = Actor.collect
+    calls = {"n": 0}
+
+    def interrupted(self, length):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return collect(self, length)
+
+    monkeypatch.setattr(Actor, "collect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert all_checkpoints(tmp_path)[-1].endswith("ckpt-3")
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(
+    tmp_path, tiny_two_step_config, monkeypatch
+):
+    tiny_two_step_config.train.checkpoint_every_seconds = 1e-9  # save after every update
+    original = trainer.A2CLearner
+
+    class Exploding(original):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            good_update, self.calls = self.update, 0
+
+            def update(segment):
+                self.calls += 1
+                if self.calls == 3:
+                    segment = segment._replace(rewards=segment.rewards * np.nan)
+                return good_update(segment)
+
+            self.update = update
+
+    monkeypatch.setattr(trainer, "A2CLearner", Exploding)
+    with pytest.raises(trainer.NonFiniteLossError, match="non-finite loss .* update 3"):
+        trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert all_checkpoints(tmp_path)[-1].endswith("ckpt-2")
+
+
+def test_entropy_schedule_is_linear(tiny_two_step_config):
+    tiny_two_step_config.train.entropy_coef = 0.1
+    tiny_two_step_config.train.entropy_coef_final = 0.0
+    assert trainer.entropy_coef_at(tiny_two_step_config, 0) == pytest.approx(0.1)
+    assert trainer.entropy_coef_at(tiny_two_step_config, 100) == pytest.approx(0.05)
+    assert trainer.entropy_coef_at(tiny_two_step_config, 10_000) == pytest.approx(0.0)
