@@ -1,0 +1,33 @@
+"""Benchmark helpers: seed parsing, config loading, throughput measurement."""
+
+import pytest
+
+from harlow.benchmark import DEFAULT_CONFIGS, load_config_file, measure_throughput, parse_seeds
+
+
+@pytest.mark.parametrize(
+    "text, seeds", [("8", list(range(8))), ("2-4", [2, 3, 4]), ("1,5", [1, 5]), (" 3 ", [0, 1, 2])]
+)
+def test_parse_seeds(text, seeds):
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "a", "0", "3-1", "-2", "1,x"])
+def test_parse_seeds_rejects_nonsense(text):
+    with pytest.raises(ValueError, match="--seeds"):
+        parse_seeds(text)
+
+
+def test_load_config_file(tmp_path):
+    assert load_config_file(DEFAULT_CONFIGS / "two_step.py").task == "two_step"
+    with pytest.raises(ValueError, match="not found"):
+        load_config_file(tmp_path / "nope.py")
+
+
+def test_measure_throughput_reports_consistent_fractions(tiny_two_step_config):
+    result = measure_throughput(tiny_two_step_config, updates=3)
+    assert result["train_env_steps_per_second"] > 0
+    assert result["acting_fraction"] + result["learning_fraction"] == pytest.approx(1.0)
+    assert result["train_over_pure_ratio"] == pytest.approx(
+        result["train_env_steps_per_second"] / result["pure_lstm_forward_backward_steps_per_second"]
+    )
