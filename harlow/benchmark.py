@@ -26,12 +26,11 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from harlow.a2c import A2CLearner, make_optimizer
 from harlow.checkpointing import atomic_write_text
 from harlow.evaluation import evaluate_checkpoint
 from harlow.rollout import Actor
 from harlow.tasks import build_agent, get_task
-from harlow.trainer import train
+from harlow.trainer import build_learner, train
 
 DEFAULT_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -103,17 +102,7 @@ def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[
     task = get_task(config.task)
     env = task.make_env(config, config.train.num_envs, 0)
     agent = build_agent(config, env)
-    optimizer = make_optimizer(config.train.optimizer, config.train.learning_rate)
-    optimizer.build(agent.trainable_variables)
-    learner = A2CLearner(
-        agent,
-        optimizer,
-        discount=config.train.discount,
-        gae_lambda=config.train.gae_lambda,
-        value_coef=config.train.value_coef,
-        entropy_coef=config.train.entropy_coef,
-        max_grad_norm=config.train.max_grad_norm,
-    )
+    learner = build_learner(config, agent)
     actor = Actor(env, agent, np.random.default_rng(0))
     length = config.train.unroll_length
     steps = config.train.num_envs * length

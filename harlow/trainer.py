@@ -14,6 +14,7 @@ from absl import logging
 from tqdm import tqdm
 
 from harlow.a2c import A2CLearner, make_optimizer
+from harlow.agent import ActorCritic
 from harlow.checkpointing import TrainingState, save_config
 from harlow.config_validation import validate_config
 from harlow.rollout import Actor
@@ -53,20 +54,31 @@ def entropy_coef_at(config: ml_collections.ConfigDict, env_steps: int) -> float:
 class _Window:
     """Averages of episode stats and metrics over one logging window."""
 
-    def __init__(self) -> None:
+    def __init__(self, env_steps: int) -> None:
         self.returns: list[float] = []
         self.lengths: list[int] = []
         self.metrics: dict[str, list[float]] = {}
         self.start_time = time.perf_counter()
-        self.start_steps = 0
-
-    def reset(self, env_steps: int) -> None:
-        self.__init__()
         self.start_steps = env_steps
 
     def add_metrics(self, metrics: dict[str, tf.Tensor]) -> None:
         for key, value in metrics.items():
             self.metrics.setdefault(key, []).append(float(value))
+
+
+def build_learner(config: ml_collections.ConfigDict, agent: ActorCritic) -> A2CLearner:
+    """The A2C learner (with a built optimizer) described by ``config.train``."""
+    optimizer = make_optimizer(config.train.optimizer, config.train.learning_rate)
+    optimizer.build(agent.trainable_variables)
+    return A2CLearner(
+        agent,
+        optimizer,
+        discount=config.train.discount,
+        gae_lambda=config.train.gae_lambda,
+        value_coef=config.train.value_coef,
+        entropy_coef=config.train.entropy_coef,
+        max_grad_norm=config.train.max_grad_norm,
+    )
 
 
 def train(
@@ -81,18 +93,8 @@ def train(
     env_seed, actor_rng = seed_everything(config.seed)
     env = task.make_env(config, config.train.num_envs, env_seed)
     agent = build_agent(config, env)
-    optimizer = make_optimizer(config.train.optimizer, config.train.learning_rate)
-    optimizer.build(agent.trainable_variables)
-    learner = A2CLearner(
-        agent,
-        optimizer,
-        discount=config.train.discount,
-        gae_lambda=config.train.gae_lambda,
-        value_coef=config.train.value_coef,
-        entropy_coef=config.train.entropy_coef,
-        max_grad_norm=config.train.max_grad_norm,
-    )
-    state = TrainingState(agent, optimizer, workdir, config.train.keep_checkpoints)
+    learner = build_learner(config, agent)
+    state = TrainingState(agent, learner.optimizer, workdir, config.train.keep_checkpoints)
     last_checkpoint = state.restore_latest()
     if last_checkpoint:
         logging.info("Resuming from %s at %d env steps", last_checkpoint, state.env_steps.numpy())
@@ -101,8 +103,7 @@ def train(
     writer = tf.summary.create_file_writer(str(workdir / "train"))
     total = config.train.total_env_steps
     steps_per_update = config.train.num_envs * config.train.unroll_length
-    window = _Window()
-    window.reset(int(state.env_steps.numpy()))
+    window = _Window(int(state.env_steps.numpy()))
     recent_reward = float("nan")
     last_save_time = time.perf_counter()
     progress = tqdm(
@@ -137,7 +138,7 @@ def train(
             window.add_metrics(metrics)
             if int(state.updates.numpy()) % config.train.log_every_updates == 0:
                 recent_reward = _log_window(writer, window, state, task.steps_per_trial, progress)
-                window.reset(int(state.env_steps.numpy()))
+                window = _Window(int(state.env_steps.numpy()))
             if time.perf_counter() - last_save_time >= config.train.checkpoint_every_seconds:
                 last_checkpoint = state.save()
                 last_save_time = time.perf_counter()
