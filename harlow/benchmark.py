@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from harlow.checkpointing import atomic_write_text
+from harlow.atomic_io import atomic_write_text
 from harlow.evaluation import evaluate_checkpoint
 from harlow.rollout import Actor
 from harlow.tasks import build_agent, get_task

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import keras
@@ -19,6 +18,7 @@ import ml_collections
 import tensorflow as tf
 
 from harlow.agent import ActorCritic
+from harlow.atomic_io import atomic_write_text
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -26,20 +26,6 @@ CHECKPOINT_DIR = "checkpoints"
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or does not fit the configured agent."""
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_config(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import ml_collections
 import tensorflow as tf
 
-from harlow.checkpointing import atomic_write_text, restore_agent
+from harlow.atomic_io import atomic_write_text
+from harlow.checkpointing import restore_agent
 from harlow.config_validation import validate_config
 from harlow.tasks import build_agent, get_task
 

@@ -12,7 +12,6 @@ from harlow.checkpointing import (
     CheckpointError,
     TrainingState,
     all_checkpoints,
-    atomic_write_text,
     load_config,
     resolve_checkpoint,
     restore_agent,
@@ -93,11 +92,3 @@ def test_config_round_trip_and_errors(tmp_path, tiny_two_step_config):
         load_config(tmp_path)
     with pytest.raises(CheckpointError, match="not found"):
         load_config(tmp_path / "nowhere")
-
-
-def test_atomic_write_leaves_no_temporary_files(tmp_path):
-    target = tmp_path / "sub" / "report.json"
-    atomic_write_text(target, "one")
-    atomic_write_text(target, "two")
-    assert target.read_text() == "two"
-    assert [p.name for p in target.parent.iterdir()] == ["report.json"]

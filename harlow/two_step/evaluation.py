@@ -13,7 +13,7 @@ import ml_collections
 import numpy as np
 
 from harlow.agent import ActorCritic
-from harlow.checkpointing import atomic_write_text
+from harlow.atomic_io import atomic_write_text
 from harlow.rollout import Actor
 from harlow.two_step import analysis, plots
 from harlow.two_step.env import BatchedTwoStep, TwoStepParams

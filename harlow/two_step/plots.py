@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -15,6 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+
+from harlow.atomic_io import atomic_output  # noqa: E402
 
 GROUPS = (("Rewarded", "rewarded"), ("Unrewarded", "unrewarded"))
 TRANSITIONS = (("Common", "common", "#3b75af"), ("Rare", "rare", "#c8413b"))
@@ -55,19 +55,6 @@ def _stay_figure(per_seed: list[dict[str, Any]], title: str) -> Figure:
     return fig
 
 
-def _save_png_atomically(fig: Figure, path: Path) -> None:
-    """Save ``fig`` to a temporary PNG next to ``path``, then atomically move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp_file:
-            fig.savefig(tmp_file, format="png")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 def plot_stay_probabilities(
     per_seed: list[dict[str, Any]],
     path: str | os.PathLike[str],
@@ -90,6 +77,7 @@ def plot_stay_probabilities(
     """
     fig = _stay_figure(per_seed, title)
     try:
-        _save_png_atomically(fig, Path(path))
+        with atomic_output(path, "wb") as f:
+            fig.savefig(f, format="png")
     finally:
         plt.close(fig)
