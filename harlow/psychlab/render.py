@@ -1,0 +1,468 @@
+"""Camera geometry and first-person frames of the Psychlab screen in its room.
+
+World frame (units: the eye-to-screen distance): origin at the eye, X right along the screen,
+Y down, Z from the eye towards the screen. The screen is the square of side
+``SCREEN_WIDTH_OVER_DISTANCE`` on the plane Z = 1, its centre ``SCREEN_CENTRE_ELEVATION_DEG`` above
+eye level and straight ahead at yaw 0 (DeepMind Lab yaw 90). Both numbers were fitted to the cross
+and image positions of the fixture recordings (3,253 labelled frames, residual 0.18 px at 84 px).
+
+View angles, in degrees: ``yaw`` is positive to the right (DeepMind Lab yaw 90 - yaw), ``pitch``
+positive looking down (DeepMind Lab pitch). The horizontal field of view is 90 degrees
+(f = W/2 pixels), pixels are square. During the first steps of an episode DeepMind Lab's camera
+settles upward (``CAMERA_SETTLE_EYE_DROP``); the gaze used by the level does not follow it.
+
+Frames are drawn in two passes: the room (walls, the screen's bezel and its black face) comes from
+an equirectangular panorama through cached per-pitch remap tables, shifted for the yaw; the screen
+contents (cross or images) are warped on top with one homography, inside their bounding box only.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from harlow.psychlab.protocol import (
+    FIXATION_BOX,
+    LEFT_IMAGE_BOX,
+    RIGHT_IMAGE_BOX,
+    SCREEN_FIXATION,
+    SCREEN_IMAGES,
+    SCREEN_TEXELS,
+    fixation_image,
+)
+
+SCREEN_WIDTH_OVER_DISTANCE = 1.2365
+SCREEN_CENTRE_ELEVATION_DEG = 0.556
+CAMERA_SETTLE_EYE_DROP = (0.1177, 0.0674, 0.0198)  # eye below rest height on steps 0, 1, 2
+MIN_FRAME_SIZE, MAX_FRAME_SIZE = 32, 512
+
+LABEL_NONE, LABEL_CROSS, LABEL_LEFT_IMAGE, LABEL_RIGHT_IMAGE = 0, 1, 2, 3
+
+# Screen-texel regions (x0, y0, x1, y1) warped as overlays; multiples of 16 so that every texture
+# level (64..512 texels across the screen) cuts them on whole texels.
+CROSS_REGION = (216, 216, 296, 296)
+IMAGES_REGION = (16, 144, 496, 368)
+
+_PITCH_BIN_DEG = 1.0
+_MAX_PITCH_BIN = 89
+
+
+def validate_frame_size(width: int, height: int) -> None:
+    """Frames may be 32..512 pixels a side, any integer (DeepMind Lab wants multiples of 4)."""
+    for name, value in (("width", width), ("height", height)):
+        if not isinstance(value, (int, np.integer)) or not (
+            MIN_FRAME_SIZE <= value <= MAX_FRAME_SIZE
+        ):
+            raise ValueError(
+                f"frame {name} must be an integer in [{MIN_FRAME_SIZE}, {MAX_FRAME_SIZE}], "
+                f"got {value!r}"
+            )
+
+
+def _screen_centre_height() -> float:
+    return -math.tan(math.radians(SCREEN_CENTRE_ELEVATION_DEG))
+
+
+def view_rotations(yaw_deg: np.ndarray, pitch_deg: np.ndarray) -> np.ndarray:
+    """World-to-camera rotations [N, 3, 3]; camera rows are (right, down, forward)."""
+    yaw = np.radians(np.asarray(yaw_deg, dtype=np.float64))
+    pitch = np.radians(np.asarray(pitch_deg, dtype=np.float64))
+    sy, cy, sp, cp = np.sin(yaw), np.cos(yaw), np.sin(pitch), np.cos(pitch)
+    zero = np.zeros_like(yaw)
+    right = np.stack([cy, zero, -sy], axis=-1)
+    down = np.stack([-sp * sy, cp, -sp * cy], axis=-1)
+    forward = np.stack([cp * sy, sp, cp * cy], axis=-1)
+    return np.stack([right, down, forward], axis=-2)
+
+
+def gaze_on_screen(yaw_deg: np.ndarray, pitch_deg: np.ndarray) -> np.ndarray:
+    """Where the view's centre ray meets the screen, in texels [N, 2]; NaN when off the screen."""
+    forward = view_rotations(yaw_deg, pitch_deg)[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = forward[:, 0] / forward[:, 2]
+        y = forward[:, 1] / forward[:, 2]
+    scale = SCREEN_TEXELS / SCREEN_WIDTH_OVER_DISTANCE
+    texels = np.stack(
+        [x * scale + SCREEN_TEXELS / 2, (y - _screen_centre_height()) * scale + SCREEN_TEXELS / 2],
+        axis=-1,
+    )
+    on_screen = (forward[:, 2] > 0) & np.all((texels >= 0) & (texels <= SCREEN_TEXELS), axis=-1)
+    texels[~on_screen] = np.nan
+    return texels
+
+
+def screen_to_frame_homographies(
+    yaw_deg: np.ndarray,
+    pitch_deg: np.ndarray,
+    eye_drop: np.ndarray,
+    width: int,
+    height: int,
+) -> np.ndarray:
+    """Homographies [N, 3, 3]: continuous screen texels (u, v, 1) -> frame pixel indices.
+
+    Frame pixel (column c, row r) has its centre at index (c, r); texel coordinates run 0..512
+    across the screen. ``eye_drop`` lowers the eye (units of the screen distance).
+    """
+    n = len(np.atleast_1d(yaw_deg))
+    s = SCREEN_WIDTH_OVER_DISTANCE
+    a = s / SCREEN_TEXELS
+    plane = np.zeros((n, 3, 3))
+    plane[:, 0, 0] = a
+    plane[:, 0, 2] = -s / 2
+    plane[:, 1, 1] = a
+    plane[:, 1, 2] = -s / 2 + _screen_centre_height() - np.broadcast_to(eye_drop, (n,))
+    plane[:, 2, 2] = 1.0
+    focal = width / 2
+    intrinsics = np.array(
+        [[focal, 0.0, (width - 1) / 2], [0.0, focal, (height - 1) / 2], [0.0, 0.0, 1.0]]
+    )
+    return intrinsics @ view_rotations(yaw_deg, pitch_deg) @ plane
+
+
+def label_map(
+    yaw_deg: float,
+    pitch_deg: float,
+    eye_drop: float,
+    width: int,
+    height: int,
+    screen_state: int,
+) -> np.ndarray:
+    """Per-pixel labels [H, W] uint8 of what the pixel centre sees: cross, left or right image.
+
+    Matches the fixtures' labelmap convention (a pixel belongs to an object when it covers about
+    half of it): 0 none, 1 cross, 2 image at the screen's left, 3 image at the screen's right.
+    """
+    homography = screen_to_frame_homographies(
+        np.array([yaw_deg]), np.array([pitch_deg]), np.array([eye_drop]), width, height
+    )[0]
+    rows, cols = np.mgrid[0:height, 0:width]
+    pixels = np.stack([cols.ravel(), rows.ravel(), np.ones(cols.size)]).astype(np.float64)
+    to_screen = np.linalg.inv(homography)
+    texel = to_screen @ pixels
+    # The homogeneous scale is 1 / depth: rays meeting the screen plane behind the eye are < 0.
+    in_front = texel[2] > 0
+    u, v = texel[0] / texel[2], texel[1] / texel[2]
+    labels = np.zeros(cols.size, dtype=np.uint8)
+
+    def inside(box: tuple[int, int, int]) -> np.ndarray:
+        x0, y0, side = box
+        return in_front & (u >= x0) & (u < x0 + side) & (v >= y0) & (v < y0 + side)
+
+    if screen_state == SCREEN_FIXATION:
+        x0, y0, side = FIXATION_BOX
+        cross = fixation_image()[:, :, 0] > 0
+        hit = inside(FIXATION_BOX)
+        labels[hit] = np.where(
+            cross[(v[hit] - y0).astype(int), (u[hit] - x0).astype(int)], LABEL_CROSS, LABEL_NONE
+        )
+    elif screen_state == SCREEN_IMAGES:
+        labels[inside(LEFT_IMAGE_BOX)] = LABEL_LEFT_IMAGE
+        labels[inside(RIGHT_IMAGE_BOX)] = LABEL_RIGHT_IMAGE
+    return labels.reshape(height, width)
+
+
+def texture_texels(width: int) -> int:
+    """Texels across the screen at which overlays are sampled, like a mipmap level: the power of
+    two (64..512) at or above the screen's on-frame width (about 0.62 W)."""
+    on_frame = width / 2 * SCREEN_WIDTH_OVER_DISTANCE
+    return int(min(SCREEN_TEXELS, max(64, 2 ** math.ceil(math.log2(on_frame)))))
+
+
+def _region_to_texels(region: tuple[int, int, int, int], texels: int) -> np.ndarray:
+    """Maps overlay texture indices (column, row, 1) at a texture level to screen texels."""
+    step = SCREEN_TEXELS / texels
+    return np.array(
+        [[step, 0.0, region[0] + step / 2], [0.0, step, region[1] + step / 2], [0.0, 0.0, 1.0]]
+    )
+
+
+def _downsample(region_image: np.ndarray, texels: int) -> np.ndarray:
+    if texels == SCREEN_TEXELS:
+        return np.ascontiguousarray(region_image)
+    factor = texels / SCREEN_TEXELS
+    size = (round(region_image.shape[1] * factor), round(region_image.shape[0] * factor))
+    return cv2.resize(region_image, size, interpolation=cv2.INTER_AREA)
+
+
+@lru_cache(maxsize=8)
+def cross_texture(texels: int) -> np.ndarray:
+    """The fixation cross region of the screen at a texture level (read-only)."""
+    x0, y0, x1, y1 = CROSS_REGION
+    canvas = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
+    bx, by, side = FIXATION_BOX
+    canvas[by - y0 : by - y0 + side, bx - x0 : bx - x0 + side] = fixation_image()
+    texture = _downsample(canvas, texels)
+    texture.flags.writeable = False
+    return texture
+
+
+def scale_dataset_image(image: np.ndarray) -> np.ndarray:
+    """A 256x256 dataset image scaled to its widget size on the screen (204 texels)."""
+    side = LEFT_IMAGE_BOX[2]
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_AREA)
+
+
+def images_texture(left: np.ndarray, right: np.ndarray, texels: int) -> np.ndarray:
+    """The screen band holding both images (already scaled to 204 texels) at a texture level."""
+    x0, y0, x1, y1 = IMAGES_REGION
+    canvas = np.zeros((y1 - y0, x1 - x0, 3), dtype=np.uint8)
+    for image, (bx, by, side) in ((left, LEFT_IMAGE_BOX), (right, RIGHT_IMAGE_BOX)):
+        canvas[by - y0 : by - y0 + side, bx - x0 : bx - x0 + side] = image
+    return _downsample(canvas, texels)
+
+
+class RoomPanorama:
+    """The room around the eye as an equirectangular image plus per-pitch remap tables.
+
+    Columns are azimuth (-180..180 degrees, 0 straight at the screen), rows elevation (+90 at
+    the top). A frame's background is one ``cv2.remap`` of a slice of the panorama: the tables
+    depend on the pitch (1-degree bins, the rest applied as a row shift) and the yaw is a column
+    shift, so no per-frame table is computed.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        validate_frame_size(width, height)
+        self.width, self.height = width, height
+        oversample = 4 if width <= 128 else 3 if width <= 256 else 2
+        self.pixels_per_degree = oversample * width / 90.0
+        self._columns = round(360 * self.pixels_per_degree)
+        self._pad = math.ceil(self.pixels_per_degree * _PITCH_BIN_DEG / 2) + 2
+        core = _draw_room(self._columns, round(180 * self.pixels_per_degree) + 1, oversample)
+        padded = np.concatenate(
+            [np.repeat(core[:1], 2 * self._pad, 0), core, np.repeat(core[-1:], 2 * self._pad, 0)]
+        )
+        self._panorama = np.concatenate([padded, padded, padded[:, :2]], axis=1)
+        self._slice_rows = core.shape[0] + 2 * self._pad
+        self._slice_columns = self._columns + 2
+        self._tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _table(self, pitch_bin: int) -> tuple[np.ndarray, np.ndarray]:
+        table = self._tables.get(pitch_bin)
+        if table is None:
+            table = self._build_table(pitch_bin * _PITCH_BIN_DEG)
+            self._tables[pitch_bin] = table
+        return table
+
+    def _build_table(self, pitch_deg: float) -> tuple[np.ndarray, np.ndarray]:
+        focal = self.width / 2
+        rows, cols = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
+        rays = np.stack(
+            [(cols - (self.width - 1) / 2) / focal, (rows - (self.height - 1) / 2) / focal],
+            axis=-1,
+        )
+        camera_to_world = view_rotations(np.array([0.0]), np.array([pitch_deg]))[0].T
+        world = rays[..., 0:1] * camera_to_world[:, 0] + rays[..., 1:2] * camera_to_world[:, 1]
+        world = world + camera_to_world[:, 2]
+        azimuth = np.degrees(np.arctan2(world[..., 0], world[..., 2]))
+        elevation = np.degrees(np.arctan2(-world[..., 1], np.hypot(world[..., 0], world[..., 2])))
+        map_x = ((azimuth + 180.0) * self.pixels_per_degree).astype(np.float32)
+        map_y = ((90.0 - elevation) * self.pixels_per_degree + self._pad).astype(np.float32)
+        return cv2.convertMaps(map_x, map_y, cv2.CV_16SC2)
+
+    def draw(self, frame: np.ndarray, yaw_deg: float, pitch_deg: float, pitch_bin: int) -> None:
+        """Draws the room seen at (yaw, pitch) into ``frame`` [H, W, 3] (pitch_bin = rounded)."""
+        map_xy, map_fraction = self._table(pitch_bin)
+        row = self._pad + round((pitch_deg - pitch_bin * _PITCH_BIN_DEG) * self.pixels_per_degree)
+        column = round(yaw_deg * self.pixels_per_degree) % self._columns
+        source = self._panorama[row : row + self._slice_rows, column : column + self._slice_columns]
+        cv2.remap(source, map_xy, map_fraction, cv2.INTER_LINEAR, dst=frame)
+
+    @staticmethod
+    def pitch_bins(pitch_deg: np.ndarray) -> np.ndarray:
+        """The remap-table bin of each pitch."""
+        bins = np.rint(np.asarray(pitch_deg) / _PITCH_BIN_DEG)
+        return np.clip(bins, -_MAX_PITCH_BIN, _MAX_PITCH_BIN).astype(np.int64)
+
+
+def _draw_room(columns: int, rows: int, oversample: int) -> np.ndarray:
+    """Ray-casts a box room (screen wall ahead, blue side walls, floor, lit ceiling)."""
+    azimuth = np.radians((np.arange(columns) + 0.5) / columns * 360.0 - 180.0)
+    elevation = np.radians(90.0 - np.arange(rows) / (rows - 1) * 180.0)
+    el, az = np.meshgrid(elevation, azimuth, indexing="ij")
+    direction = np.stack([np.cos(el) * np.sin(az), -np.sin(el), np.cos(el) * np.cos(az)], -1)
+    walls = {  # axis, signed distance of the face
+        "front": (2, 1.0),
+        "back": (2, -1.4),
+        "right": (0, 1.15),
+        "left": (0, -1.15),
+        "floor": (1, 0.7),
+        "ceiling": (1, -0.95),
+    }
+    best_t = np.full(el.shape, np.inf)
+    face = np.zeros(el.shape, dtype=np.int8)
+    for index, (axis, distance) in enumerate(walls.values()):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = distance / direction[..., axis]
+        closer = (t > 0) & (t < best_t)
+        best_t[closer] = t[closer]
+        face[closer] = index
+    hit = direction * best_t[..., None]
+    image = np.zeros(el.shape + (3,), dtype=np.float32)
+    names = list(walls)
+    x, y, z = hit[..., 0], hit[..., 1], hit[..., 2]
+    _shade_front(image, face == names.index("front"), x, y)
+    for name, u in (("left", z), ("right", z), ("back", x)):
+        _shade_panels(image, face == names.index(name), u, y)
+    _shade_floor(image, face == names.index("floor"), x, z)
+    _shade_ceiling(image, face == names.index("ceiling"), x, z)
+    image = cv2.GaussianBlur(image, (0, 0), sigmaX=0.35 * oversample)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _shade_front(image: np.ndarray, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Dark wall; the screen: black face, dark margin, grey bezel with blue corner caps."""
+    half = SCREEN_WIDTH_OVER_DISTANCE / 2
+    dx = np.abs(x)
+    dy = y - _screen_centre_height()
+    above = np.clip(-dy - half, 0.0, 0.13)  # a black strip tops the screen's face
+    ring = np.maximum(dx, np.abs(dy + above / 2) - above / 2)
+    colour = np.empty(x.shape + (3,), dtype=np.float32)
+    colour[:] = 40
+    colour[np.abs(x * 4 % 1 - 0.5) < 0.01] = 28
+    bezel = (ring > half) & (ring <= half + 0.1)
+    shade = 90 + 50 * (1 - (ring - half) / 0.1)
+    colour[bezel] = np.stack([shade[bezel]] * 3, -1)
+    colour[(ring > half + 0.1) & (ring <= half + 0.115)] = 18
+    colour[(ring > half + 0.004) & (ring <= half + 0.012)] = 160
+    caps = (dx > half - 0.02) & (np.abs(dy + above / 2) - above / 2 > half - 0.02)
+    colour[caps & (ring <= half + 0.115)] = (35, 75, 150)
+    colour[ring <= half] = 0  # the screen's face is unlit black
+    stand = (dx < 0.12) & (dy > half + 0.115) & (y < 0.7)
+    colour[stand] = (60, 62, 66)
+    image[mask] = colour[mask]
+
+
+def _shade_panels(image: np.ndarray, mask: np.ndarray, u: np.ndarray, y: np.ndarray) -> None:
+    """Blue wall panels with white horizontal stripes and dark seams."""
+    colour = np.empty(u.shape + (3,), dtype=np.float32)
+    colour[:] = (28, 62, 112)
+    stripes = np.abs((y * 4.0) % 1.0 - 0.5) > 0.44
+    colour[stripes] = (205, 208, 215)
+    seams = np.abs((u * 1.5) % 1.0 - 0.5) > 0.48
+    colour[seams] = (15, 25, 45)
+    image[mask] = colour[mask]
+
+
+def _shade_floor(image: np.ndarray, mask: np.ndarray, x: np.ndarray, z: np.ndarray) -> None:
+    """Dark floor with a faint tile grid."""
+    colour = np.empty(x.shape + (3,), dtype=np.float32)
+    colour[:] = (48, 48, 54)
+    grid = (np.abs((x * 2) % 1 - 0.5) > 0.47) | (np.abs((z * 2) % 1 - 0.5) > 0.47)
+    colour[grid] = (78, 80, 88)
+    image[mask] = colour[mask]
+
+
+def _shade_ceiling(image: np.ndarray, mask: np.ndarray, x: np.ndarray, z: np.ndarray) -> None:
+    """Grey ceiling with white light strips."""
+    colour = np.empty(x.shape + (3,), dtype=np.float32)
+    colour[:] = (110, 112, 118)
+    lights = np.abs((x * 1.2) % 1 - 0.5) > 0.46
+    colour[lights] = (235, 235, 235)
+    image[mask] = colour[mask]
+
+
+@lru_cache(maxsize=4)
+def room_panorama(width: int, height: int) -> RoomPanorama:
+    """The shared (cached) room panorama for a frame size."""
+    return RoomPanorama(width, height)
+
+
+class ScreenRenderer:
+    """Draws N first-person frames: the room, then the screen's contents as one overlay each."""
+
+    def __init__(self, num_envs: int, width: int, height: int) -> None:
+        validate_frame_size(width, height)
+        self.num_envs, self.width, self.height = num_envs, width, height
+        self.texels = texture_texels(width)
+        self._room = room_panorama(width, height)
+        self._cross = cross_texture(self.texels)
+        self._images: list[np.ndarray | None] = [None] * num_envs
+        self._cross_to_texels = _region_to_texels(CROSS_REGION, self.texels)
+        self._images_to_texels = _region_to_texels(IMAGES_REGION, self.texels)
+
+    def set_images(self, env: int, left: np.ndarray, right: np.ndarray) -> None:
+        """Sets the images (204x204, as from ``scale_dataset_image``) shown in ``env``."""
+        self._images[env] = images_texture(left, right, self.texels)
+
+    def render(
+        self,
+        frames: np.ndarray,
+        yaw_deg: np.ndarray,
+        pitch_deg: np.ndarray,
+        eye_drop: np.ndarray,
+        screen_state: np.ndarray,
+        env_ids: np.ndarray | None = None,
+    ) -> None:
+        """Renders the views into ``frames`` [N, H, W, 3] uint8 in place (all, or ``env_ids``).
+
+        Angles, eye drops and screen states are [N] arrays for all environments.
+        """
+        envs = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids)
+        yaw, pitch, state = yaw_deg[envs], pitch_deg[envs], screen_state[envs]
+        background_pitch = pitch + np.degrees(np.arctan(eye_drop[envs]))
+        pitch_bins = RoomPanorama.pitch_bins(background_pitch)
+        to_frame = screen_to_frame_homographies(yaw, pitch, eye_drop[envs], self.width, self.height)
+        showing_images = state == SCREEN_IMAGES
+        overlays = np.where(
+            showing_images[:, None, None], self._images_to_texels, self._cross_to_texels
+        )
+        homographies = to_frame @ overlays
+        boxes = self._overlay_boxes(homographies, showing_images)
+        for k, env in enumerate(envs):
+            frame = frames[env]
+            self._room.draw(frame, yaw[k], background_pitch[k], pitch_bins[k])
+            if state[k] != SCREEN_FIXATION and state[k] != SCREEN_IMAGES:
+                continue
+            x0, y0, x1, y1 = boxes[k]
+            if x1 <= x0 or y1 <= y0:
+                continue
+            texture = self._images[env] if showing_images[k] else self._cross
+            shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+            cv2.warpPerspective(
+                texture,
+                shift @ homographies[k],
+                (int(x1 - x0), int(y1 - y0)),
+                dst=frame[y0:y1, x0:x1],
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_TRANSPARENT,
+            )
+
+    def _overlay_boxes(self, homographies: np.ndarray, showing_images: np.ndarray) -> np.ndarray:
+        """Frame rectangles [N, 4] (x0, y0, x1, y1, exclusive) that the overlays can touch."""
+        cross_h, cross_w = self._cross.shape[:2]
+        images_w = (IMAGES_REGION[2] - IMAGES_REGION[0]) * self.texels // SCREEN_TEXELS
+        images_h = (IMAGES_REGION[3] - IMAGES_REGION[1]) * self.texels // SCREEN_TEXELS
+        right = np.where(showing_images, images_w, cross_w) - 0.5
+        bottom = np.where(showing_images, images_h, cross_h) - 0.5
+        start = np.full_like(right, -0.5)
+        corners = np.stack(
+            [
+                np.stack([start, right, start, right], axis=1),
+                np.stack([start, start, bottom, bottom], axis=1),
+                np.ones((len(right), 4)),
+            ],
+            axis=1,
+        )  # [N, 3, 4]: texture-index corners of each overlay
+        projected = homographies @ corners
+        depth = projected[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            px = projected[:, 0] / depth
+            py = projected[:, 1] / depth
+        boxes = np.stack(
+            [
+                np.floor(px.min(1)) - 1,
+                np.floor(py.min(1)) - 1,
+                np.ceil(px.max(1)) + 2,
+                np.ceil(py.max(1)) + 2,
+            ],
+            axis=1,
+        )
+        partly_behind = (depth <= 1e-6).any(axis=1)
+        boxes[partly_behind] = (0, 0, self.width, self.height)
+        boxes[(depth <= 1e-6).all(axis=1)] = 0
+        boxes = np.nan_to_num(boxes, nan=0.0, posinf=0.0, neginf=0.0)
+        limits = np.array([self.width, self.height, self.width, self.height])
+        return np.clip(boxes, 0, limits).astype(np.int64)

@@ -1,0 +1,286 @@
+"""``BatchedHarlowSimulator``: the Psychlab Harlow level, N environments in lockstep on arrays.
+
+Implements the ``ScreenEnv`` interface (see ``screen_env``). Per step: the look actions turn the
+views (``degrees_per_look_unit`` per unit, view angles quantised like DeepMind Lab's 16-bit
+angles, pitch clamped at +-87.89 degrees), the trial logic (``protocol``) reads where each view's
+centre meets the screen, and the frames are rendered (``render``).
+
+``info`` (all arrays [N]) describes the returned frame, so where an episode ended it describes the
+first frame of the next episode, except ``episode_done_reason``, ``choice_side`` and
+``choice_correct``, which describe the step just taken, and ``final_frames``:
+
+* ``trial`` int16: 1-based current/last trial, 0 before the first images.
+* ``screen_state`` int8: 0 fixation cross shown, 1 images shown, 2 blank (inter-trial).
+* ``left_id``, ``right_id`` int32: dataset ids shown at the screen's left/right, -1 when none.
+* ``correct_side`` int8: 0 rewarded image on the left, 1 right, -1 when no images are shown.
+* ``yaw``, ``pitch`` float32: degrees of the view from the screen centre's direction; + yaw looks
+  right, + pitch looks down.
+* ``gaze_x``, ``gaze_y`` float32: where the view's centre meets the screen, as fractions of its
+  width from the left / of its height from the top; -1 when it misses the screen (as the level's
+  own pointer).
+* ``episode_step`` int32: steps taken in the current episode.
+* ``episode_done_reason`` int8: 0 not done, 1 all trials done, 2 out of time.
+* ``choice_side`` int8: side chosen on this step (0 left, 1 right), -1 if no choice ended a trial.
+* ``choice_correct`` bool: that choice was the rewarded image.
+* ``final_frames`` [N, H, W, 3] uint8, only when an episode ended: the last view of each ended
+  episode (DeepMind Lab returns none; Gymnasium wants one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harlow.psychlab import render
+from harlow.psychlab.protocol import (
+    NO_SIDE,
+    SCREEN_IMAGES,
+    SCREEN_TEXELS,
+    SIDE_LEFT,
+    HarlowProtocol,
+    ProtocolConfig,
+)
+from harlow.psychlab.screen_env import ACTION_SIZE, LOOK_PITCH, LOOK_YAW
+
+DATASET_IMAGE_SHAPE = (256, 256, 3)
+DEFAULT_DEGREES_PER_LOOK_UNIT = 0.1056  # DeepMind Lab: 0.11 * 60 / 1000 deg/ms x 16 ms frames
+ANGLE_QUANTUM_DEG = 360.0 / 65536
+MAX_PITCH_DEG = 16000 * ANGLE_QUANTUM_DEG  # Quake 3 clamps the view pitch at 16000 units
+MAX_LOOK = 512
+
+
+@dataclass(frozen=True)
+class EpisodeSetup:
+    """A fully specified episode (for replays and tests): images, sides and spawn view."""
+
+    correct_id: int
+    incorrect_id: int
+    correct_sides: tuple[int, ...]  # per trial: 0 rewarded image on the left, 1 on the right
+    spawn_yaw_deg: float
+    spawn_pitch_deg: float = 0.0
+
+
+def _validate_images(images: np.ndarray, image_ids: np.ndarray) -> None:
+    if not isinstance(images, np.ndarray) or images.ndim != 4:
+        raise ValueError(
+            f"images must be a [K, 256, 256, 3] uint8 array, got {type(images).__name__} "
+            f"with shape {getattr(images, 'shape', None)}"
+        )
+    if images.shape[1:] != DATASET_IMAGE_SHAPE or images.dtype != np.uint8:
+        raise ValueError(
+            f"images must be [K, 256, 256, 3] uint8, got shape {images.shape} dtype {images.dtype}"
+        )
+    if image_ids.ndim != 1 or not np.issubdtype(image_ids.dtype, np.integer):
+        raise ValueError(f"image_ids must be a 1-D array of integers, got {image_ids!r}")
+    if len(np.unique(image_ids)) < 2:
+        raise ValueError(f"image_ids must hold at least 2 distinct ids, got {image_ids.tolist()}")
+    out_of_range = image_ids[(image_ids < 1) | (image_ids > len(images))]
+    if out_of_range.size:
+        raise ValueError(
+            f"image_ids must be dataset ids in 1..{len(images)} (row i of images is id i + 1), "
+            f"got {out_of_range.tolist()}"
+        )
+
+
+def quantize_angles(degrees: np.ndarray) -> np.ndarray:
+    """View angles as DeepMind Lab reports and renders them: multiples of 360/65536 degrees."""
+    return np.rint(degrees / ANGLE_QUANTUM_DEG) * ANGLE_QUANTUM_DEG
+
+
+class BatchedHarlowSimulator:
+    """N Psychlab Harlow environments advancing in lockstep (see the module docstring).
+
+    images: [K, 256, 256, 3] uint8, row i holding dataset id i + 1; image_ids: the ids episodes
+    draw from (a train or held-out split). Frames may be any size 32..512 on each side (DeepMind
+    Lab itself needs multiples of 4). ``protocol_kwargs`` are ``ProtocolConfig`` fields.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        images: np.ndarray,
+        image_ids: Sequence[int] | np.ndarray,
+        *,
+        width: int = 84,
+        height: int = 84,
+        seed: int = 0,
+        spawn_yaw_range_deg: float = 22.5,
+        degrees_per_look_unit: float = DEFAULT_DEGREES_PER_LOOK_UNIT,
+        **protocol_kwargs: Any,
+    ) -> None:
+        if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        image_ids = np.asarray(image_ids)
+        _validate_images(images, image_ids)
+        render.validate_frame_size(width, height)
+        if not 0.0 <= spawn_yaw_range_deg <= 180.0:
+            raise ValueError(f"spawn_yaw_range_deg must be in [0, 180], got {spawn_yaw_range_deg}")
+        if degrees_per_look_unit <= 0:
+            raise ValueError(f"degrees_per_look_unit must be > 0, got {degrees_per_look_unit}")
+        self.num_envs, self.width, self.height = int(num_envs), width, height
+        self.config = ProtocolConfig(**protocol_kwargs)
+        self.spawn_yaw_range_deg = float(spawn_yaw_range_deg)
+        self.degrees_per_look_unit = float(degrees_per_look_unit)
+        self._images = images
+        self._image_ids = np.unique(image_ids).astype(np.int64)
+        self._rng = np.random.default_rng(seed)
+        self._protocol = HarlowProtocol(self.num_envs, self.config)
+        self._renderer = render.ScreenRenderer(self.num_envs, width, height)
+        self._yaw = np.zeros(self.num_envs)
+        self._pitch = np.zeros(self.num_envs)
+        self._correct_id = np.zeros(self.num_envs, dtype=np.int32)
+        self._incorrect_id = np.zeros(self.num_envs, dtype=np.int32)
+        self._scaled: list[tuple[np.ndarray, np.ndarray] | None] = [None] * self.num_envs
+        self._started = False
+
+    # ----------------------------------------------------------------- episodes
+    def _random_setups(self, count: int) -> list[EpisodeSetup]:
+        ids = self._image_ids
+        first = self._rng.integers(0, len(ids), size=count)
+        second = self._rng.integers(0, len(ids) - 1, size=count)
+        second += second >= first  # a different id, uniformly (as the level draws it)
+        half = self.config.trials_per_episode // 2
+        sides = self._rng.permuted(np.tile([0] * half + [1] * half, (count, 1)), axis=1)
+        yaws = self._rng.uniform(-self.spawn_yaw_range_deg, self.spawn_yaw_range_deg, size=count)
+        return [
+            EpisodeSetup(int(ids[a]), int(ids[b]), tuple(int(s) for s in row), float(yaw))
+            for a, b, row, yaw in zip(first, second, sides, yaws, strict=True)
+        ]
+
+    def _check_setup(self, setup: EpisodeSetup) -> None:
+        for name in ("correct_id", "incorrect_id"):
+            value = getattr(setup, name)
+            if not 1 <= value <= len(self._images):
+                raise ValueError(f"EpisodeSetup.{name} must be in 1..{len(self._images)}: {value}")
+        if setup.correct_id == setup.incorrect_id:
+            raise ValueError(f"EpisodeSetup ids must differ, got {setup.correct_id} twice")
+        if len(setup.correct_sides) != self.config.trials_per_episode:
+            raise ValueError(
+                f"EpisodeSetup.correct_sides must have {self.config.trials_per_episode} entries, "
+                f"got {setup.correct_sides}"
+            )
+
+    def _start(self, env_ids: np.ndarray, setups: Sequence[EpisodeSetup]) -> None:
+        for setup in setups:
+            self._check_setup(setup)
+        self._yaw[env_ids] = [s.spawn_yaw_deg for s in setups]
+        self._pitch[env_ids] = np.clip(
+            [s.spawn_pitch_deg for s in setups], -MAX_PITCH_DEG, MAX_PITCH_DEG
+        )
+        self._correct_id[env_ids] = [s.correct_id for s in setups]
+        self._incorrect_id[env_ids] = [s.incorrect_id for s in setups]
+        for env, setup in zip(env_ids, setups, strict=True):
+            self._scaled[env] = (
+                render.scale_dataset_image(self._images[setup.correct_id - 1]),
+                render.scale_dataset_image(self._images[setup.incorrect_id - 1]),
+            )
+        yaw, pitch = self._view_angles()
+        self._protocol.start_episodes(
+            env_ids,
+            np.array([s.correct_sides for s in setups]),
+            render.gaze_on_screen(yaw[env_ids], pitch[env_ids]),
+        )
+
+    def reset(self, episodes: Sequence[EpisodeSetup] | None = None) -> np.ndarray:
+        """Starts new episodes everywhere (random, or the given N setups); returns first frames."""
+        if episodes is not None and len(episodes) != self.num_envs:
+            raise ValueError(f"reset needs {self.num_envs} EpisodeSetups, got {len(episodes)}")
+        setups = list(episodes) if episodes is not None else self._random_setups(self.num_envs)
+        self._start(np.arange(self.num_envs), setups)
+        self._started = True
+        frames = np.empty((self.num_envs, self.height, self.width, 3), dtype=np.uint8)
+        self._render(frames)
+        return frames
+
+    # -------------------------------------------------------------------- steps
+    def _view_angles(self) -> tuple[np.ndarray, np.ndarray]:
+        return quantize_angles(self._yaw), quantize_angles(self._pitch)
+
+    def _validate_actions(self, actions: np.ndarray) -> np.ndarray:
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs, ACTION_SIZE):
+            raise ValueError(
+                f"actions must have shape ({self.num_envs}, {ACTION_SIZE}), got {actions.shape}"
+            )
+        if not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"actions must be integers (DeepMind Lab intc), got {actions.dtype}")
+        look = actions[:, [LOOK_YAW, LOOK_PITCH]]
+        if np.abs(look).max(initial=0) > MAX_LOOK:
+            raise ValueError(f"look actions must be in [-{MAX_LOOK}, {MAX_LOOK}], got {look}")
+        return look.astype(np.float64)
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Advances every environment by one frame; see the module docstring for ``info``."""
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        look = self._validate_actions(actions)
+        self._yaw = (self._yaw + look[:, 0] * self.degrees_per_look_unit + 180.0) % 360.0 - 180.0
+        self._pitch = np.clip(
+            self._pitch + look[:, 1] * self.degrees_per_look_unit, -MAX_PITCH_DEG, MAX_PITCH_DEG
+        )
+        yaw, pitch = self._view_angles()
+        result = self._protocol.step(render.gaze_on_screen(yaw, pitch))
+        for env in np.flatnonzero(result.trials_started):
+            self._show_images(env)
+        frames = np.empty((self.num_envs, self.height, self.width, 3), dtype=np.uint8)
+        self._render(frames)
+        info: dict[str, np.ndarray] = {
+            "episode_done_reason": result.done_reasons,
+            "choice_side": result.choices,
+            "choice_correct": result.choices_correct,
+        }
+        if result.dones.any():
+            info["final_frames"] = frames.copy()
+            ended = np.flatnonzero(result.dones)
+            self._start(ended, self._random_setups(len(ended)))
+            self._render(frames, ended)
+        info.update(self._describe())
+        return frames, result.rewards, result.dones, info
+
+    def _show_images(self, env: int) -> None:
+        correct, incorrect = self._scaled[env]
+        side = self._protocol.current_correct_side()[env]
+        left, right = (correct, incorrect) if side == SIDE_LEFT else (incorrect, correct)
+        self._renderer.set_images(env, left, right)
+
+    def _eye_drop(self) -> np.ndarray:
+        settle = np.asarray(render.CAMERA_SETTLE_EYE_DROP)
+        index = np.maximum(self._protocol.steps - 1, 0)
+        return np.where(index < len(settle), settle[np.minimum(index, len(settle) - 1)], 0.0)
+
+    def _render(self, frames: np.ndarray, env_ids: np.ndarray | None = None) -> None:
+        yaw, pitch = self._view_angles()
+        self._renderer.render(
+            frames, yaw, pitch, self._eye_drop(), self._protocol.screen_state, env_ids
+        )
+
+    def _describe(self) -> dict[str, np.ndarray]:
+        yaw, pitch = self._view_angles()
+        state = self._protocol.screen_state
+        side = self._protocol.current_correct_side()
+        showing = state == SCREEN_IMAGES
+        left = np.where(side == SIDE_LEFT, self._correct_id, self._incorrect_id)
+        right = np.where(side == SIDE_LEFT, self._incorrect_id, self._correct_id)
+        gaze = np.nan_to_num(render.gaze_on_screen(yaw, pitch) / SCREEN_TEXELS, nan=-1.0)
+        return {
+            "trial": self._protocol.trial.copy(),
+            "screen_state": state.copy(),
+            "left_id": np.where(showing, left, -1).astype(np.int32),
+            "right_id": np.where(showing, right, -1).astype(np.int32),
+            "correct_side": np.where(showing, side, NO_SIDE).astype(np.int8),
+            "yaw": yaw.astype(np.float32),
+            "pitch": (pitch + render.SCREEN_CENTRE_ELEVATION_DEG).astype(np.float32),
+            "gaze_x": gaze[:, 0].astype(np.float32),
+            "gaze_y": gaze[:, 1].astype(np.float32),
+            "episode_step": self._protocol.steps.astype(np.int32),
+        }
+
+    def close(self) -> None:
+        """Drops the episodes' scaled images; ``reset()`` is needed before stepping again."""
+        self._scaled = [None] * self.num_envs
+        self._started = False

@@ -1,0 +1,410 @@
+"""The DeepMind Lab adapter against the fake deepmind_lab module (tests/fake_deepmind_lab)."""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harlow.psychlab.dmlab import (
+    LEVEL_SCRIPT,
+    DmlabHarlowEnv,
+    DmlabUnavailableError,
+    HarlowLevelSettings,
+    harlow_lab_config,
+)
+from harlow.psychlab.dmlab_workers import DmlabWorkerError
+
+FAKE_DIR = Path(__file__).resolve().parent / "fake_deepmind_lab"
+LOOK_TO_IMAGE = 163  # look units from the screen centre to an image centre (0.25 screen)
+SHORT_EPISODE = HarlowLevelSettings(trials_per_episode=2)
+
+
+@pytest.fixture
+def fake_lab(monkeypatch, tmp_path):
+    """The fake deepmind_lab module; the adapter's temporary folders go under tmp_path."""
+    monkeypatch.syspath_prepend(str(FAKE_DIR))
+    monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    module = importlib.import_module("deepmind_lab")
+    module.INSTANCES.clear()
+    yield module
+    sys.modules.pop("deepmind_lab", None)
+
+
+def _images(count: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 160, size=(count, 256, 256, 3), dtype=np.uint8)
+    images[..., 0] = 0  # no red: the scripted player looks for the red cross
+    return images
+
+
+def _env(num_envs: int = 2, count: int = 5, **kwargs) -> DmlabHarlowEnv:
+    return DmlabHarlowEnv(num_envs, _images(count), [f"img{i}" for i in range(count)], **kwargs)
+
+
+def _look_at_cross(fake, frames: np.ndarray) -> np.ndarray:
+    """Actions that centre the view on each frame's red cross (zero where none is seen)."""
+    actions = np.zeros((len(frames), 7), dtype=np.int64)
+    units = fake.look_units_per_pixel(frames.shape[2])
+    for index, frame in enumerate(frames):
+        red = (frame[..., 0] > 200) & (frame[..., 1] < 60) & (frame[..., 2] < 60)
+        rows, cols = np.nonzero(red)
+        if len(cols):
+            actions[index, 0] = round((cols.mean() + 0.5 - frame.shape[1] / 2) * units)
+            actions[index, 1] = round((rows.mean() + 0.5 - frame.shape[0] / 2) * units)
+    return actions
+
+
+def _play_trial(fake, env: DmlabHarlowEnv, frames: np.ndarray, looks: np.ndarray) -> list[tuple]:
+    """Fixates the cross, then looks ``looks[i]`` units sideways until the choice is made."""
+    zeros = np.zeros((env.num_envs, 7), dtype=np.int64)
+    saccade = zeros.copy()
+    saccade[:, 0] = looks
+    plan = [_look_at_cross(fake, frames)] + [zeros] * 4 + [saccade] + [zeros] * 4 + [-saccade]
+    outputs = []
+    for actions in plan:
+        frames, rewards, dones, info = env.step(actions)
+        outputs.append((frames, rewards, dones, info))
+    outputs += [env.step(zeros) for _ in range(5)]  # the inter-trial interval
+    return outputs
+
+
+def test_missing_module_gives_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "deepmind_lab", None)  # makes the import fail
+    with pytest.raises(DmlabUnavailableError, match="bazel build") as error:
+        _env()
+    assert "--config.env.backend=simulator" in str(error.value)
+
+
+def test_lab_gets_level_script_and_config_strings(fake_lab):
+    env = _env(2, count=5, width=96, height=72, fps=30, minimal_ui=True)
+    try:
+        assert len(fake_lab.INSTANCES) == 2
+        lab = fake_lab.INSTANCES[0]
+        assert lab.level == str(LEVEL_SCRIPT) and os.path.isabs(lab.level)
+        assert lab.level.endswith(".lua") and LEVEL_SCRIPT.is_file()
+        assert all(isinstance(v, str) for v in lab.config.values())
+        expected = {"width": "96", "height": "72", "fps": "30", "minimalUI": "true"}
+        assert {k: lab.config[k] for k in expected} == expected
+        assert lab.config["trainBatch"] == "5" and lab.config["testBatch"] == "0"
+        assert lab.config["trialsPerEpisodeCap"] == "6"
+        assert lab.config["episodeLengthSeconds"] == "300.0"
+        assert Path(lab.config["datasetPath"]) == env.dataset_dir
+    finally:
+        env.close()
+
+
+def test_dataset_folders_hold_exactly_their_split(fake_lab):
+    train_images, heldout_images = _images(5, seed=1), _images(3, seed=2)
+    train = DmlabHarlowEnv(1, train_images, list(range(5)), split="train")
+    heldout = DmlabHarlowEnv(1, heldout_images, [10, 11, 12], split="heldout")
+    try:
+        assert train.dataset_dir != heldout.dataset_dir
+        for env, images in ((train, train_images), (heldout, heldout_images)):
+            names = sorted(os.listdir(env.dataset_dir))
+            assert names == [f"{n:04d}.png" for n in range(1, len(images) + 1)]
+            for name, image in zip(names, images, strict=True):
+                with Image.open(env.dataset_dir / name) as png:
+                    assert png.mode == "RGB" and png.size == (256, 256)
+                    np.testing.assert_array_equal(np.asarray(png), image)
+        assert fake_lab.INSTANCES[1].config["trainBatch"] == "3"
+    finally:
+        train.close()
+        heldout.close()
+
+
+def test_close_removes_every_folder(fake_lab, tmp_path):
+    tmpdir_before = os.environ.get("TMPDIR")
+    env = _env(2)
+    env.reset()
+    engine_folders = [Path(lab.tmpdir) for lab in fake_lab.INSTANCES]
+    assert all(folder.is_relative_to(tmp_path) for folder in engine_folders)
+    assert [f.parent.name for f in engine_folders] == ["lab_tmp_0", "lab_tmp_1"]  # private
+    assert os.environ.get("TMPDIR") == tmpdir_before
+    env.close()
+    env.close()  # twice is fine
+    assert os.listdir(tmp_path) == []
+    assert not any(lab.is_running() for lab in fake_lab.INSTANCES)
+    with pytest.raises(RuntimeError, match="closed"):
+        env.reset()
+
+
+@pytest.mark.parametrize(
+    ("images", "ids", "message"),
+    [
+        (np.zeros((3, 255, 256, 3), np.uint8), [1, 2, 3], "shape"),
+        (np.zeros((3, 256, 256, 4), np.uint8), [1, 2, 3], "shape"),
+        (np.zeros((3, 256, 256, 3), np.float32), [1, 2, 3], "uint8"),
+        (np.zeros((1, 256, 256, 3), np.uint8), [1], "at least 2"),
+        (np.zeros((3, 256, 256, 3), np.uint8), [1, 2], "3 images"),
+        (np.zeros((3, 256, 256, 3), np.uint8), [1, 1, 2], "unique"),
+    ],
+)
+def test_bad_images_are_rejected_before_any_lab_exists(fake_lab, tmp_path, images, ids, message):
+    with pytest.raises(ValueError, match=message):
+        DmlabHarlowEnv(1, images, ids)
+    assert fake_lab.INSTANCES == [] and os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"width": 86}, "width must be a positive multiple of 4"),
+        ({"height": 30}, "height must be a positive multiple of 4"),
+        ({"num_workers": 3}, "num_workers"),
+        ({"action_repeat": 0}, "action_repeat"),
+        ({"split": "test"}, "split"),
+        ({"renderer": "gpu"}, "renderer"),
+    ],
+)
+def test_bad_arguments_are_rejected(fake_lab, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        _env(2, **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_level_settings_are_validated():
+    with pytest.raises(ValueError, match="even"):
+        HarlowLevelSettings(trials_per_episode=5)
+    with pytest.raises(ValueError, match="integer"):
+        HarlowLevelSettings(correct_reward=2.5)
+    with pytest.raises(ValueError, match="image_size"):
+        HarlowLevelSettings(image_size=0.6)
+
+
+def test_config_keys_are_the_ones_the_level_script_reads(fake_lab, tmp_path):
+    config = harlow_lab_config(
+        dataset_dir=tmp_path,
+        num_images=4,
+        width=84,
+        height=84,
+        fps=60,
+        minimal_ui=False,
+        level=HarlowLevelSettings(),
+    )
+    lab = fake_lab.Lab(str(LEVEL_SCRIPT), ["RGB_INTERLEAVED"], config=config)  # no error
+    lab.close()
+    with pytest.raises(RuntimeError, match="Invalid setting"):
+        fake_lab.Lab(str(LEVEL_SCRIPT), ["RGB_INTERLEAVED"], config={**config, "isTrain": "0"})
+
+
+def test_reset_frames_show_the_screen(fake_lab):
+    env = _env(3, width=84, height=84)
+    try:
+        frames = env.reset()
+        assert frames.shape == (3, 84, 84, 3) and frames.dtype == np.uint8
+        red = (frames[..., 0] > 200) & (frames[..., 1] < 60)
+        assert red.sum(axis=(1, 2)).min() > 0  # the cross is visible in every frame
+        assert [lab.num_steps() for lab in fake_lab.INSTANCES] == [1, 1, 1]
+    finally:
+        env.close()
+
+
+def test_each_env_draws_its_own_reproducible_seeds(fake_lab):
+    def seeds_of(seed: int) -> list[int]:
+        fake_lab.INSTANCES.clear()
+        env = _env(3, seed=seed)
+        env.reset()
+        env.reset()
+        env.close()
+        return [s for lab in fake_lab.INSTANCES for s in lab.seeds]
+
+    first = seeds_of(7)
+    assert len(set(first)) == 6
+    assert all(isinstance(s, int) and 0 <= s < 2**31 for s in first)
+    assert seeds_of(7) == first
+    assert set(seeds_of(8)).isdisjoint(first)
+
+
+def test_auto_reset_after_timeout(fake_lab):
+    # 0.1 s at 60 fps is 6 frames: the reset's no-op frame and 5 steps.
+    env = _env(2, level=HarlowLevelSettings(episode_length_seconds=0.1))
+    try:
+        env.reset()
+        zeros = np.zeros((2, 7), np.int64)
+        dones = [env.step(zeros)[2] for _ in range(5)]
+        np.testing.assert_array_equal(np.array(dones)[:, 0], [False] * 4 + [True])
+        assert all(len(lab.seeds) == 2 and lab.num_steps() == 1 for lab in fake_lab.INSTANCES)
+    finally:
+        env.close()
+
+
+def test_trials_are_reported_and_the_last_choice_ends_the_episode(fake_lab):
+    env = _env(2, level=SHORT_EPISODE)
+    try:
+        frames = env.reset()
+        looks = np.array([-LOOK_TO_IMAGE, LOOK_TO_IMAGE])  # env 0 left, env 1 right
+        first = _play_trial(fake_lab, env, frames, looks)
+        rewards = np.array([r for _, r, _, _ in first])
+        assert (rewards == 1).sum(axis=0).tolist() == [1, 1]
+        choice = np.abs(rewards) == 5
+        assert choice.sum(axis=0).tolist() == [1, 1]
+        step = int(np.argmax(choice[:, 0]))
+        info = first[step][3]
+        np.testing.assert_array_equal(info["trial"], [1, 1])
+        np.testing.assert_array_equal(info["correct"], rewards[step] > 0)
+        trial_steps = [i for i, out in enumerate(first) if out[3]["trial"].any()]
+        assert trial_steps == [step]
+        labs = fake_lab.INSTANCES
+        expected_pairs = [(lab._correct - 1, lab._incorrect - 1) for lab in labs]
+        assert list(zip(info["correct_image"], info["incorrect_image"], strict=True)) == (
+            expected_pairs
+        )
+
+        second = _play_trial(fake_lab, env, first[-1][0], looks)
+        ends = [i for i, out in enumerate(second) if out[2].any()]
+        assert len(ends) == 1 and second[ends[0]][2].all()
+        frames, rewards, _, info = second[ends[0]]
+        assert np.all(np.abs(rewards) == 5)  # the final choice's reward comes with done
+        np.testing.assert_array_equal(info["trial"], [2, 2])
+        red = (frames[..., 0] > 200) & (frames[..., 1] < 60)
+        assert red.sum(axis=(1, 2)).min() > 0  # already the next episode's first frame
+        assert all(len(lab.seeds) == 2 for lab in labs)
+    finally:
+        env.close()
+
+
+def test_action_repeat_advances_several_frames(fake_lab):
+    env = _env(1, action_repeat=4)
+    try:
+        env.reset()
+        env.step(np.zeros((1, 7), np.int64))
+        assert fake_lab.INSTANCES[0].num_steps() == 1 + 4
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    ("actions", "message"),
+    [
+        (np.zeros((2, 6), np.int64), "shape"),
+        (np.zeros((3, 7), np.int64), "shape"),
+        (np.zeros((2, 7), np.float32), "integers"),
+        (np.array([[0] * 7, [600, 0, 0, 0, 0, 0, 0]]), "environment 1 at index 0"),
+        (np.array([[0, 0, 0, 0, 2, 0, 0], [0] * 7]), "environment 0 at index 4"),
+    ],
+)
+def test_bad_actions_are_rejected(fake_lab, actions, message):
+    env = _env(2)
+    try:
+        env.reset()
+        with pytest.raises(ValueError, match=message):
+            env.step(actions)
+    finally:
+        env.close()
+
+
+def test_step_before_reset_is_an_error(fake_lab):
+    env = _env(1)
+    try:
+        with pytest.raises(RuntimeError, match="reset"):
+            env.step(np.zeros((1, 7), np.int64))
+    finally:
+        env.close()
+
+
+def _record(env: DmlabHarlowEnv, fake) -> list:
+    frames = env.reset()
+    outputs = [frames]
+    looks = np.array([-LOOK_TO_IMAGE, LOOK_TO_IMAGE, LOOK_TO_IMAGE, -LOOK_TO_IMAGE])
+    for _ in range(2):
+        trial = _play_trial(fake, env, frames, looks)
+        outputs += trial
+        frames = trial[-1][0]
+    env.close()
+    return outputs
+
+
+def _assert_same(a, b) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    elif isinstance(a, tuple):
+        for x, y in zip(a, b, strict=True):
+            _assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_workers_give_the_same_results_as_in_process(fake_lab, tmp_path):
+    in_process = _record(_env(4, seed=5, level=SHORT_EPISODE, num_workers=0), fake_lab)
+    in_workers = _record(_env(4, seed=5, level=SHORT_EPISODE, num_workers=2), fake_lab)
+    assert len(in_process) == len(in_workers)
+    assert any(out[2].any() for out in in_process[1:])  # an episode ended on the way
+    for a, b in zip(in_process, in_workers, strict=True):
+        _assert_same(a, b)
+    assert os.listdir(tmp_path) == []
+
+
+def test_dead_worker_gives_clear_error(fake_lab, tmp_path):
+    env = _env(2, num_workers=1)
+    frames = env.reset()
+    for png in env.dataset_dir.iterdir():
+        png.unlink()  # the engine aborts when it loads the first image
+    with pytest.raises(DmlabWorkerError, match=r"worker 0 \(pid \d+.*died.*SIGABRT"):
+        _play_trial(fake_lab, env, frames, np.array([LOOK_TO_IMAGE] * 2))
+    env.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_garbage_collection_stops_workers_and_removes_folders(fake_lab, tmp_path):
+    env = _env(2, num_workers=2)
+    pool = env._labs()
+    processes = list(pool._processes)
+    assert all(p.is_alive() for p in processes)
+    del env, pool
+    gc.collect()
+    assert not any(p.is_alive() for p in processes)
+    assert os.listdir(tmp_path) == []
+
+
+class TestFakeFollowsTheDocumentedApi:
+    """The fake must fail where the real module fails, or the tests above prove little."""
+
+    def _lab(self, fake, **config):
+        settings = {"datasetPath": "dummy", "width": "84", "height": "84", **config}
+        return fake.Lab(fake.STOCK_LEVEL, ["RGB_INTERLEAVED"], config=settings)
+
+    def test_config_values_must_be_strings(self, fake_lab):
+        with pytest.raises(TypeError):
+            fake_lab.Lab(fake_lab.STOCK_LEVEL, ["RGB_INTERLEAVED"], config={"width": 84})
+
+    def test_unknown_level_observation_size_and_setting(self, fake_lab):
+        with pytest.raises(RuntimeError, match="init"):
+            fake_lab.Lab("no_such_level", ["RGB_INTERLEAVED"])
+        with pytest.raises(ValueError, match="Unknown observation"):
+            fake_lab.Lab(fake_lab.STOCK_LEVEL, ["DEPTH_OF_FIELD"])
+        with pytest.raises(RuntimeError, match="multiples of 4"):
+            self._lab(fake_lab, width="82")
+        with pytest.raises(RuntimeError, match="Invalid setting"):
+            self._lab(fake_lab, trainBatch="24")  # the stock level has no such setting
+
+    def test_call_order_and_action_checks(self, fake_lab):
+        lab = self._lab(fake_lab, episodeLengthSeconds="0.05")
+        action = np.zeros(7, np.intc)
+        with pytest.raises(RuntimeError):
+            lab.step(action)
+        with pytest.raises(RuntimeError):
+            lab.observations()
+        lab.reset(seed=3)
+        with pytest.raises(ValueError, match="dtype"):
+            lab.step(np.zeros(7, np.int64))
+        with pytest.raises(ValueError, match="shape"):
+            lab.step(np.zeros(6, np.intc))
+        with pytest.raises(ValueError, match="seed"):
+            lab.reset(seed=np.int64(3))
+        assert lab.step(action, num_steps=10) == 0.0
+        assert not lab.is_running() and lab.num_steps() == 10  # counts all asked for
+        with pytest.raises(RuntimeError):
+            lab.observations()
+        assert lab.events() == []
+        assert lab.close() and not lab.close()

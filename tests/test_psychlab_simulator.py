@@ -1,0 +1,213 @@
+"""BatchedHarlowSimulator: validation, sampling, look dynamics, auto-reset, full episodes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harlow.psychlab import render
+from harlow.psychlab.protocol import (
+    DONE_TIME_LIMIT,
+    DONE_TRIALS_COMPLETE,
+    LEFT,
+    RIGHT,
+    SCREEN_FIXATION,
+    SCREEN_IMAGES,
+)
+from harlow.psychlab.simulator import (
+    ANGLE_QUANTUM_DEG,
+    DEFAULT_DEGREES_PER_LOOK_UNIT,
+    BatchedHarlowSimulator,
+    EpisodeSetup,
+)
+
+
+def make_images(count: int = 6, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 256, 256, 3), dtype=np.uint8)
+    images[:] = rng.integers(0, 256, size=(count, 1, 1, 3), dtype=np.uint8)
+    return images
+
+
+def zero_actions(n: int) -> np.ndarray:
+    return np.zeros((n, 7), dtype=np.int32)
+
+
+def look_at(info: dict[str, np.ndarray], target: tuple[float, float]) -> np.ndarray:
+    """Look actions that bring each view's centre onto a screen point (fractions)."""
+    s = render.SCREEN_WIDTH_OVER_DISTANCE
+    elevation = math.tan(math.radians(render.SCREEN_CENTRE_ELEVATION_DEG))
+    yaw_target = np.degrees(np.arctan((target[0] - 0.5) * s))
+    height = (target[1] - 0.5) * s - elevation
+    pitch_target = np.degrees(np.arctan(height * np.cos(np.radians(yaw_target))))
+    pitch_now = info["pitch"] - render.SCREEN_CENTRE_ELEVATION_DEG
+    actions = zero_actions(len(info["yaw"]))
+    actions[:, 0] = np.rint((yaw_target - info["yaw"]) / DEFAULT_DEGREES_PER_LOOK_UNIT)
+    actions[:, 1] = np.rint((pitch_target - pitch_now) / DEFAULT_DEGREES_PER_LOOK_UNIT)
+    return np.clip(actions, -512, 512)
+
+
+def expert_actions(info: dict[str, np.ndarray], choose_correct: bool = True) -> np.ndarray:
+    """Fixates the cross, then looks at the rewarded (or the other) image."""
+    actions = look_at(info, (0.5, 0.5))
+    showing = info["screen_state"] == SCREEN_IMAGES
+    side = np.where(choose_correct, info["correct_side"], 1 - info["correct_side"])
+    for target_side, centre in ((0, LEFT), (1, RIGHT)):
+        rows = showing & (side == target_side)
+        actions[rows] = look_at({k: v[rows] for k, v in info.items()}, centre)
+    return actions
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return make_images()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"images": np.zeros((4, 256, 256), np.uint8)}, "\\[K, 256, 256, 3\\] uint8"),
+        ({"images": np.zeros((4, 128, 128, 3), np.uint8)}, "got shape \\(4, 128, 128, 3\\)"),
+        ({"images": np.zeros((4, 256, 256, 3), np.float32)}, "dtype float32"),
+        ({"image_ids": [1, 7]}, "in 1..6.*\\[7\\]"),
+        ({"image_ids": [0, 1]}, "in 1..6.*\\[0\\]"),
+        ({"image_ids": [3, 3]}, "at least 2 distinct"),
+        ({"width": 31}, "width must be an integer in \\[32, 512\\]"),
+        ({"height": 600}, "height must be"),
+        ({"num_envs": 0}, "num_envs"),
+        ({"spawn_yaw_range_deg": -1.0}, "spawn_yaw_range_deg"),
+        ({"trials_per_episode": 3}, "even"),
+    ],
+)
+def test_bad_arguments_are_rejected_with_a_clear_message(images, kwargs, message):
+    arguments = {"num_envs": 2, "images": images, "image_ids": [1, 2, 3]} | kwargs
+    with pytest.raises(ValueError, match=message):
+        BatchedHarlowSimulator(**arguments)
+
+
+def test_bad_actions_are_rejected(images):
+    simulator = BatchedHarlowSimulator(2, images, [1, 2], width=32, height=32)
+    with pytest.raises(RuntimeError, match="reset"):
+        simulator.step(zero_actions(2))
+    simulator.reset()
+    with pytest.raises(ValueError, match="shape \\(2, 7\\)"):
+        simulator.step(np.zeros((2, 2), np.int32))
+    with pytest.raises(ValueError, match="integers"):
+        simulator.step(np.zeros((2, 7), np.float32))
+    bad = zero_actions(2)
+    bad[1, 0] = 513
+    with pytest.raises(ValueError, match="\\[-512, 512\\]"):
+        simulator.step(bad)
+
+
+def test_reset_shows_the_cross_and_episodes_draw_ids_and_sides_like_the_level(images):
+    simulator = BatchedHarlowSimulator(
+        64, images, [2, 4, 5], width=48, height=40, seed=3, spawn_yaw_range_deg=45.0
+    )
+    frames = simulator.reset()
+    assert frames.shape == (64, 40, 48, 3) and frames.dtype == np.uint8
+    red = (frames[..., 0] > 150) & (frames[..., 1] < 80) & (frames[..., 2] < 80)
+    assert red.any(axis=(1, 2)).all()  # the cross is always in view at spawn
+    pairs = np.stack([simulator._correct_id, simulator._incorrect_id], axis=1)
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    assert set(pairs.ravel()) == {2, 4, 5}
+    sides = simulator._protocol.correct_sides
+    assert (sides.sum(axis=1) == 3).all() and len({tuple(s) for s in sides}) > 5
+    _, _, _, info = simulator.step(zero_actions(64))
+    assert np.abs(info["yaw"]).max() <= 45.0 and np.abs(info["yaw"]).max() > 30.0
+    np.testing.assert_allclose(info["pitch"], render.SCREEN_CENTRE_ELEVATION_DEG, atol=1e-3)
+
+
+def test_look_actions_turn_the_view_by_quantised_look_units(images):
+    simulator = BatchedHarlowSimulator(1, images, [1, 2], width=32, height=32)
+    simulator.reset([EpisodeSetup(1, 2, (0, 1, 0, 1, 0, 1), spawn_yaw_deg=0.0)])
+    actions = zero_actions(1)
+    actions[0, :2] = (40, -10)
+    for step in range(1, 6):
+        _, _, _, info = simulator.step(actions)
+        assert info["yaw"][0] == pytest.approx(40 * step * DEFAULT_DEGREES_PER_LOOK_UNIT, abs=0.01)
+        pitch = info["pitch"][0] - render.SCREEN_CENTRE_ELEVATION_DEG
+        assert pitch == pytest.approx(-10 * step * DEFAULT_DEGREES_PER_LOOK_UNIT, abs=0.01)
+        assert info["yaw"][0] / ANGLE_QUANTUM_DEG == pytest.approx(
+            round(info["yaw"][0] / ANGLE_QUANTUM_DEG), abs=1e-3
+        )
+    actions[0, :2] = (0, -512)
+    for _ in range(40):
+        _, _, _, info = simulator.step(actions)
+    assert info["pitch"][0] - render.SCREEN_CENTRE_ELEVATION_DEG == pytest.approx(-87.89, abs=0.01)
+
+
+def test_expert_finishes_episodes_with_the_optimal_return_and_auto_resets(images):
+    simulator = BatchedHarlowSimulator(8, images, [1, 2, 3, 4], width=40, height=40, seed=1)
+    simulator.reset()
+    info = simulator.step(zero_actions(8))[3]
+    returns = np.zeros(8)
+    finished = np.zeros(8, dtype=bool)
+    for _ in range(400):
+        frames, rewards, dones, info = simulator.step(expert_actions(info))
+        returns += np.where(finished, 0.0, rewards)
+        if dones.any():
+            assert (info["episode_done_reason"][dones] == DONE_TRIALS_COMPLETE).all()
+            assert (rewards[dones] == 5.0).all()  # the last choice is paid by the terminal step
+            assert (info["choice_correct"][dones]).all()
+            assert (info["trial"][dones] == 0).all()  # info describes the new episode
+            assert (info["screen_state"][dones] == SCREEN_FIXATION).all()
+            assert (info["episode_step"][dones] == 0).all()
+            assert info["final_frames"].shape == frames.shape
+            assert not np.array_equal(info["final_frames"][dones], frames[dones])
+            finished |= dones
+        if finished.all():
+            break
+    assert finished.all()
+    np.testing.assert_array_equal(returns, 6 * 1.0 + 6 * 5.0)
+
+
+def test_choosing_the_other_image_costs_minus_five(images):
+    simulator = BatchedHarlowSimulator(1, images, [1, 2], width=32, height=32, seed=2)
+    simulator.reset()
+    info = simulator.step(zero_actions(1))[3]
+    paid = []
+    for _ in range(60):
+        _, rewards, _, info = simulator.step(expert_actions(info, choose_correct=False))
+        paid.extend(rewards[rewards != 0].tolist())
+        if -5.0 in paid:
+            break
+    assert paid[:2] == [1.0, -5.0]
+
+
+def test_info_reports_the_images_on_screen(images):
+    simulator = BatchedHarlowSimulator(1, images, [1, 2], width=32, height=32)
+    simulator.reset([EpisodeSetup(2, 1, (1, 0, 1, 0, 1, 0), spawn_yaw_deg=0.0)])
+    info = simulator.step(zero_actions(1))[3]
+    assert (info["left_id"][0], info["right_id"][0], info["correct_side"][0]) == (-1, -1, -1)
+    for _ in range(10):
+        info = simulator.step(look_at(info, (0.5, 0.5)))[3]
+    assert info["screen_state"][0] == SCREEN_IMAGES and info["trial"][0] == 1
+    assert (info["left_id"][0], info["right_id"][0], info["correct_side"][0]) == (1, 2, 1)
+    assert info["gaze_x"][0] == pytest.approx(0.5, abs=0.01)
+    assert info["gaze_y"][0] == pytest.approx(0.5, abs=0.01)
+
+
+def test_time_limit_ends_episodes(images):
+    simulator = BatchedHarlowSimulator(
+        3, images, [1, 2], width=32, height=32, episode_length_seconds=0.5, fps=60
+    )
+    simulator.reset()
+    for step in range(30):
+        _, _, dones, info = simulator.step(zero_actions(3))
+        assert dones.all() == (step == 29)
+    assert (info["episode_done_reason"] == DONE_TIME_LIMIT).all()
+
+
+def test_same_seed_same_frames_other_seed_other_frames(images):
+    def frames_of(seed: int) -> np.ndarray:
+        simulator = BatchedHarlowSimulator(4, images, [1, 2, 3], width=32, height=32, seed=seed)
+        simulator.reset()
+        actions = zero_actions(4)
+        actions[:, 0] = 7
+        return np.stack([simulator.step(actions)[0] for _ in range(5)])
+
+    assert np.array_equal(frames_of(5), frames_of(5))
+    assert not np.array_equal(frames_of(5), frames_of(6))
