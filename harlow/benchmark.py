@@ -233,7 +233,102 @@ def run_two_step(seeds: list[int], workdir: Path) -> bool:
     return passes == len(rows) and throughput["train_env_steps_per_second"] >= 100_000
 
 
-BENCHMARKS = {"two_step": run_two_step}
+HARLOW_ENV_TARGETS = {"simulator_fps_84": 12_000, "vision_fps_84": 5_000}
+
+
+def _recorded_or_simulated_frames() -> tuple[np.ndarray, np.ndarray, str]:
+    """DeepMind Lab's 84x84 recording when the fixtures are there, else simulator frames."""
+    from preprocessing.benchmark import DEFAULT_RECORDING, load_recording
+
+    if DEFAULT_RECORDING.is_file():
+        frames, episodes = load_recording(DEFAULT_RECORDING)
+        return frames, episodes, f"DeepMind Lab recording {DEFAULT_RECORDING.name}"
+    from harlow.datasets import default_dataset_path, load_dataset
+    from harlow.psychlab.simulator import BatchedHarlowSimulator
+
+    dataset = load_dataset(default_dataset_path())
+    sim = BatchedHarlowSimulator(1, dataset.images, dataset.ids("train"), seed=0)
+    frames = [sim.reset()[0]]
+    rng = np.random.default_rng(0)
+    for _ in range(1999):
+        action = np.zeros((1, 7), np.intc)
+        action[0, 0] = rng.integers(-20, 21)
+        frames.append(sim.step(action)[0][0])
+    return np.stack(frames), np.zeros(len(frames), np.int32), "simulator frames (no fixtures)"
+
+
+def measure_saccade_trials(num_envs: int = 16, trials: int = 24) -> dict[str, float]:
+    """Trials/s and frames per trial of the saccade wrapper on the simulator (ids mode)."""
+    from harlow.datasets import default_dataset_path, load_dataset
+    from harlow.psychlab.observations import IdsObserver
+    from harlow.psychlab.saccade import SaccadeWrapper
+    from harlow.psychlab.simulator import BatchedHarlowSimulator
+
+    dataset = load_dataset(default_dataset_path())
+    sim = BatchedHarlowSimulator(num_envs, dataset.images, dataset.ids("train"), seed=0)
+    wrapper = SaccadeWrapper(sim, IdsObserver(num_envs))
+    wrapper.reset()
+    rng = np.random.default_rng(0)
+    frames = timeouts = 0
+    start = time.perf_counter()
+    for _ in range(trials):
+        _, _, _, info = wrapper.step(rng.integers(0, 2, num_envs))
+        frames += int(info["frames"].sum())
+        timeouts += int(info["timeouts"].sum())
+    elapsed = time.perf_counter() - start
+    return {
+        "trials_per_second": num_envs * trials / elapsed,
+        "frames_per_trial": frames / (num_envs * trials),
+        "timeouts": timeouts,
+        "trials": num_envs * trials,
+    }
+
+
+def run_harlow_env(seeds: list[int], workdir: Path) -> bool:
+    """Frames/s of the simulator (batch 64) and of the vision pipeline, one core each."""
+    import cv2
+
+    from harlow.psychlab.sim_benchmark import measure_simulator_fps
+    from preprocessing.benchmark import measure_frames_per_second
+
+    del seeds  # nothing is trained here
+    cv2.setNumThreads(1)
+    results: dict[str, float | str] = {}
+    for size in (84, 256):
+        fps = measure_simulator_fps(num_envs=64, width=size, height=size)
+        results[f"simulator_fps_{size}"] = fps
+        print(f"simulator, batch 64, {size}x{size}: {fps:,.0f} frames/s", flush=True)
+    frames, episodes, source = _recorded_or_simulated_frames()
+    results["vision_source"] = source
+    results["vision_fps_84"] = measure_frames_per_second(frames, episodes)
+    results["locate_fps_84"] = measure_frames_per_second(frames, episodes, locate_only=True)
+    print(
+        f"vision pipeline on {source}: {results['vision_fps_84']:,.0f} frames/s "
+        f"(locating alone {results['locate_fps_84']:,.0f})",
+        flush=True,
+    )
+    saccade = measure_saccade_trials()
+    results.update({f"saccade_{k}": v for k, v in saccade.items()})
+    print(
+        f"saccade wrapper on the simulator (16 envs): {saccade['trials_per_second']:,.1f} "
+        f"trials/s, {saccade['frames_per_trial']:.1f} frames per trial, "
+        f"{saccade['timeouts']} timeouts in {saccade['trials']} trials"
+    )
+    report = {
+        "benchmark": "harlow_env",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "targets": HARLOW_ENV_TARGETS,
+        "results": results,
+    }
+    atomic_write_text(workdir / "harlow_env_benchmark.json", json.dumps(report, indent=2) + "\n")
+    met = all(results[k] >= v for k, v in HARLOW_ENV_TARGETS.items())
+    met = met and saccade["timeouts"] == 0
+    print(f"targets {'met' if met else 'NOT met'}; report {workdir / 'harlow_env_benchmark.json'}")
+    return met
+
+
+BENCHMARKS = {"two_step": run_two_step, "harlow_env": run_harlow_env}
 
 
 def main(argv: list[str]) -> None:

@@ -2,7 +2,13 @@
 
 import pytest
 
-from harlow.benchmark import DEFAULT_CONFIGS, load_config_file, measure_throughput, parse_seeds
+from harlow.benchmark import (
+    DEFAULT_CONFIGS,
+    load_config_file,
+    measure_saccade_trials,
+    measure_throughput,
+    parse_seeds,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,3 +37,9 @@ def test_measure_throughput_reports_consistent_fractions(tiny_two_step_config):
     assert result["train_over_pure_ratio"] == pytest.approx(
         result["train_env_steps_per_second"] / result["pure_lstm_forward_backward_steps_per_second"]
     )
+
+
+def test_saccade_measurement_reports_trials_and_frames():
+    result = measure_saccade_trials(num_envs=2, trials=2)
+    assert result["trials"] == 4 and result["timeouts"] == 0
+    assert result["trials_per_second"] > 0 and 8 <= result["frames_per_trial"] <= 60

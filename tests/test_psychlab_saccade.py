@@ -1,0 +1,125 @@
+"""The trial-level saccade wrapper on the built-in simulator, driven by vision only."""
+
+import numpy as np
+import pytest
+
+from harlow.datasets import default_dataset_path, load_dataset
+from harlow.psychlab.observations import IdsObserver, PatchesObserver, PixelsObserver
+from harlow.psychlab.saccade import LEFT, RIGHT, SaccadeWrapper, look_units
+from harlow.psychlab.simulator import BatchedHarlowSimulator
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return load_dataset(default_dataset_path())
+
+
+class GroundTruthSpy:
+    """Wraps the simulator and an observer; records the truth behind every observation."""
+
+    def __init__(self, sim, observer):
+        self.sim, self.observer = sim, observer
+        self.observation_size = observer.observation_size
+        self.num_envs, self.width, self.height = sim.num_envs, sim.width, sim.height
+        self.info = None
+        self.seen = [[] for _ in range(sim.num_envs)]  # (left_id, right_id, correct_side)
+
+    def reset(self):
+        frames = self.sim.reset()
+        self.info = self.sim._describe()
+        return frames
+
+    def step(self, actions):
+        frames, rewards, dones, info = self.sim.step(actions)
+        self.info = info
+        return frames, rewards, dones, info
+
+    def close(self):
+        self.sim.close()
+
+    def start_episode(self, env):
+        self.observer.start_episode(env)
+
+    def observe(self, env, frame, detection):
+        truth = (self.info["left_id"][env], self.info["right_id"][env])
+        self.seen[env].append((*truth, int(self.info["correct_side"][env])))
+        return self.observer.observe(env, frame, detection)
+
+
+def _play(faces, spawn_yaw, trials, num_envs=6, seed=0, observer=None):
+    sim = BatchedHarlowSimulator(
+        num_envs, faces.images, faces.ids("train"), seed=seed, spawn_yaw_range_deg=spawn_yaw
+    )
+    spy = GroundTruthSpy(sim, observer or IdsObserver(num_envs))
+    wrapper = SaccadeWrapper(spy, spy)
+    observations = [wrapper.reset()]
+    rng = np.random.default_rng(seed)
+    steps = []
+    for _ in range(trials):
+        choices = rng.integers(0, 2, num_envs)
+        obs, reward, done, info = wrapper.step(choices)
+        observations.append(obs)
+        steps.append((choices, reward, done, info))
+    return spy, observations, steps
+
+
+@pytest.mark.parametrize("spawn_yaw", [22.5, 45.0])
+def test_every_trial_completes_without_timeout(faces, spawn_yaw):
+    _, _, steps = _play(faces, spawn_yaw, trials=12, seed=int(spawn_yaw))
+    timeouts = sum(int(info["timeouts"].sum()) for *_, info in steps)
+    assert timeouts == 0
+    for _, reward, _, info in steps:
+        np.testing.assert_array_equal(np.abs(info["choice_reward"]), 5.0)
+        np.testing.assert_array_equal(reward, info["choice_reward"] + 1.0)  # +1 fixation
+
+
+def test_episodes_end_after_six_trials(faces):
+    _, _, steps = _play(faces, 22.5, trials=12)
+    done_steps = [t for t, (_, _, done, _) in enumerate(steps) if done.all()]
+    assert done_steps == [5, 11]
+    assert not any(done.any() for t, (_, _, done, _) in enumerate(steps) if t not in done_steps)
+
+
+def test_choice_outcome_matches_the_rewarded_side(faces):
+    spy, _, steps = _play(faces, 22.5, trials=12)
+    for env in range(spy.num_envs):
+        for t, (choices, _, _, info) in enumerate(steps):
+            correct_side = spy.seen[env][t][2]
+            assert info["correct"][env] == (choices[env] == correct_side)
+
+
+def test_per_episode_ids_follow_the_images(faces):
+    spy, observations, _ = _play(faces, 22.5, trials=11)
+    for env in range(spy.num_envs):
+        for episode in range(2):
+            truth = spy.seen[env][6 * episode : 6 * episode + 6]
+            obs = [o[env] for o in observations[6 * episode : 6 * episode + 6]]
+            first_left = truth[0][0]
+            for (left_id, right_id, _), vector in zip(truth, obs, strict=True):
+                left, right = np.argmax(vector[:2]), np.argmax(vector[2:])
+                assert vector.sum() == 2.0  # both images recognised
+                assert left != right
+                assert (left == 0) == (left_id == first_left)  # first image seen is id 0
+                assert (right == 0) == (right_id == first_left)
+
+
+def test_patch_and_pixel_observations(faces):
+    _, observations, _ = _play(faces, 22.5, trials=1, num_envs=2, observer=PatchesObserver(24))
+    assert observations[0].shape == (2, 2 * 24 * 24)
+    assert observations[0].min() >= 0.0 and observations[0].max() <= 1.0
+    assert observations[0].std() > 0.05
+    _, observations, _ = _play(faces, 22.5, trials=1, num_envs=2, observer=PixelsObserver(21))
+    assert observations[0].shape == (2, 21 * 21)
+
+
+def test_look_units_and_choice_validation(faces):
+    assert look_units(0.0, 42.0) == 0
+    assert look_units(42.0, 42.0) == round(45.0 / 0.1055)
+    assert look_units(-1e6, 42.0) == -512
+    sim = BatchedHarlowSimulator(2, faces.images, faces.ids("train"))
+    wrapper = SaccadeWrapper(sim, IdsObserver(2))
+    with pytest.raises(RuntimeError, match="reset"):
+        wrapper.step(np.array([LEFT, RIGHT]))
+    wrapper.reset()
+    with pytest.raises(ValueError, match="choices"):
+        wrapper.step(np.array([0, 2]))
