@@ -45,7 +45,7 @@ import numpy as np
 from PIL import Image
 
 from harlow.psychlab.dmlab_workers import WorkerPool
-from harlow.psychlab.screen_env import ACTION_SIZE
+from harlow.psychlab.screen_env import ACTION_SIZE, validate_actions
 
 LEVEL_SCRIPT = Path(__file__).resolve().parent / "levels" / "harlow_custom.lua"
 IMAGE_SIZE = 256
@@ -56,8 +56,6 @@ TRIAL_EVENT = "xdata:psychlab"
 IMAGE_PAIR_EVENT = "harlow:image_pair"
 MAX_SEED = 2**31 - 1  # the Python module passes seeds to the engine as a C int
 # DeepMind Lab's action bounds: look yaw, look pitch, strafe, move, fire, jump, crouch.
-ACTION_MIN = np.array([-512, -512, -1, -1, 0, 0, 0])
-ACTION_MAX = np.array([512, 512, 1, 1, 1, 1, 1])
 
 INSTALL_HINT = (
     "DeepMind Lab is not on PyPI: build it from source with Bazel "
@@ -419,7 +417,7 @@ class DmlabHarlowEnv:
         """Advances every environment by one step (``action_repeat`` frames); auto-resets."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        actions = self._validate_actions(actions)
+        actions = validate_actions(actions, self.num_envs)
         results: list[LabStep] = self._labs().call("step", [(row,) for row in actions])
         pairs = np.array([r.image_pair for r in results], dtype=np.int32)
         info = {
@@ -434,23 +432,6 @@ class DmlabHarlowEnv:
             np.array([r.done for r in results], dtype=bool),
             info,
         )
-
-    def _validate_actions(self, actions: np.ndarray) -> np.ndarray:
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, ACTION_SIZE):
-            raise ValueError(
-                f"actions must have shape ({self.num_envs}, {ACTION_SIZE}), got {actions.shape}"
-            )
-        if not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
-        bad = np.argwhere((actions < ACTION_MIN) | (actions > ACTION_MAX))
-        if len(bad):
-            env, column = bad[0]
-            raise ValueError(
-                f"action {actions[env, column]} of environment {env} at index {column} is "
-                f"outside DeepMind Lab's range [{ACTION_MIN[column]}, {ACTION_MAX[column]}]"
-            )
-        return np.ascontiguousarray(actions, dtype=np.intc)
 
     def _labs(self) -> WorkerPool | _InProcessLabs:
         if not self._backend:

@@ -7,10 +7,11 @@ from typing import Protocol
 import numpy as np
 
 ACTION_SIZE = 7  # DeepMind Lab: look left/right, look down/up, strafe, move, fire, jump, crouch
-LOOK_YAW, LOOK_PITCH = (
-    0,
-    1,
-)  # +yaw unit looks right, +pitch unit looks down (DeepMind Lab convention)
+# +yaw unit looks right, +pitch unit looks down (DeepMind Lab convention)
+LOOK_YAW, LOOK_PITCH = 0, 1
+# DeepMind Lab's bounds for each of the 7 action integers.
+ACTION_MIN = np.array([-512, -512, -1, -1, 0, 0, 0])
+ACTION_MAX = np.array([512, 512, 1, 1, 1, 1, 1])
 
 
 class ScreenEnv(Protocol):
@@ -34,3 +35,26 @@ class ScreenEnv(Protocol):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]: ...
 
     def close(self) -> None: ...
+
+
+def validate_actions(actions: np.ndarray, num_envs: int) -> np.ndarray:
+    """Checks a batch of DeepMind Lab actions; returns it as a contiguous ``intc`` array.
+
+    Raises ``ValueError`` naming the first problem: the shape (``[num_envs, 7]``),
+    a non-integer dtype, or a value outside DeepMind Lab's range for its index.
+    """
+    actions = np.asarray(actions)
+    if actions.shape != (num_envs, ACTION_SIZE):
+        raise ValueError(
+            f"actions must have shape ({num_envs}, {ACTION_SIZE}), got {actions.shape}"
+        )
+    if not np.issubdtype(actions.dtype, np.integer):
+        raise ValueError(f"actions must be integers (DeepMind Lab intc), got {actions.dtype}")
+    bad = np.argwhere((actions < ACTION_MIN) | (actions > ACTION_MAX))
+    if len(bad):
+        env, column = bad[0]
+        raise ValueError(
+            f"action {actions[env, column]} of environment {env} at index {column} is "
+            f"outside DeepMind Lab's range [{ACTION_MIN[column]}, {ACTION_MAX[column]}]"
+        )
+    return np.ascontiguousarray(actions, dtype=np.intc)

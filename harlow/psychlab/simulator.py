@@ -43,13 +43,12 @@ from harlow.psychlab.protocol import (
     HarlowProtocol,
     ProtocolConfig,
 )
-from harlow.psychlab.screen_env import ACTION_SIZE, LOOK_PITCH, LOOK_YAW
+from harlow.psychlab.screen_env import LOOK_PITCH, LOOK_YAW, validate_actions
 
 DATASET_IMAGE_SHAPE = (256, 256, 3)
 DEFAULT_DEGREES_PER_LOOK_UNIT = 0.1056  # DeepMind Lab: 0.11 * 60 / 1000 deg/ms x 16 ms frames
 ANGLE_QUANTUM_DEG = 360.0 / 65536
 MAX_PITCH_DEG = 16000 * ANGLE_QUANTUM_DEG  # Quake 3 clamps the view pitch at 16000 units
-MAX_LOOK = 512
 
 
 @dataclass(frozen=True)
@@ -199,26 +198,14 @@ class BatchedHarlowSimulator:
     def _view_angles(self) -> tuple[np.ndarray, np.ndarray]:
         return quantize_angles(self._yaw), quantize_angles(self._pitch)
 
-    def _validate_actions(self, actions: np.ndarray) -> np.ndarray:
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs, ACTION_SIZE):
-            raise ValueError(
-                f"actions must have shape ({self.num_envs}, {ACTION_SIZE}), got {actions.shape}"
-            )
-        if not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"actions must be integers (DeepMind Lab intc), got {actions.dtype}")
-        look = actions[:, [LOOK_YAW, LOOK_PITCH]]
-        if np.abs(look).max(initial=0) > MAX_LOOK:
-            raise ValueError(f"look actions must be in [-{MAX_LOOK}, {MAX_LOOK}], got {look}")
-        return look.astype(np.float64)
-
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """Advances every environment by one frame; see the module docstring for ``info``."""
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        look = self._validate_actions(actions)
+        actions = validate_actions(actions, self.num_envs)
+        look = actions[:, [LOOK_YAW, LOOK_PITCH]].astype(np.float64)
         self._yaw = (self._yaw + look[:, 0] * self.degrees_per_look_unit + 180.0) % 360.0 - 180.0
         self._pitch = np.clip(
             self._pitch + look[:, 1] * self.degrees_per_look_unit, -MAX_PITCH_DEG, MAX_PITCH_DEG
