@@ -286,15 +286,25 @@ class ImageIdentities:
     ``scope="episode"``: :meth:`reset` forgets all images (ids are per episode and
     work on never-seen images). ``scope="dataset"``: the table persists across
     :meth:`reset` (ids are per dataset); :meth:`clear` empties it.
+    ``images_per_episode`` (episode scope; 2 in the Harlow task) lets a lone region
+    that cannot be recognised take the one id not yet named in the frame.
     """
 
-    def __init__(self, scope: Scope = "episode", threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        scope: Scope = "episode",
+        threshold: float = DEFAULT_THRESHOLD,
+        images_per_episode: int | None = None,
+    ) -> None:
         if scope not in ("episode", "dataset"):
             raise ValueError(f"scope must be 'episode' or 'dataset', got {scope!r}")
         if not 0.0 < threshold < 2.0:
             raise ValueError(f"threshold must be in (0, 2), got {threshold}")
+        if images_per_episode is not None and images_per_episode < 1:
+            raise ValueError(f"images_per_episode must be >= 1, got {images_per_episode}")
         self.scope = scope
         self.threshold = threshold
+        self.images_per_episode = images_per_episode
         self._table = _Table()
         # Per region index: (cut sides, thumbnail, id) of the region when last matched.
         self._last: dict[int, tuple] = {}
@@ -364,10 +374,25 @@ class ImageIdentities:
         for index, view in whole.items():
             if ids[index] == UNKNOWN:
                 ids[index] = table.add_image(*view)
+        self._eliminate(ids, boxes)
         for index, (sides, thumb) in matched.items():
             if ids[index] != UNKNOWN:  # only known ids are carried to the next frame
                 self._last[index] = (sides, thumb, ids[index])
         return ids
+
+    def _eliminate(self, ids: list[int], boxes: Sequence[Box | None]) -> None:
+        """Names a lone unrecognised region by elimination, when that is certain.
+
+        With ``images_per_episode`` set (two in the Harlow task) and that many images
+        known in the episode, a region left ``UNKNOWN`` (a sliver cut by the frame
+        border) while the others hold ids must be the one image not yet named.
+        """
+        if self.scope != "episode" or self._table.count != self.images_per_episode:
+            return
+        unknown = [i for i, box in enumerate(boxes) if box is not None and ids[i] == UNKNOWN]
+        remaining = set(range(self._table.count)) - set(ids)
+        if len(unknown) == 1 and len(remaining) == 1:
+            ids[unknown[0]] = remaining.pop()
 
     def _partial_match(
         self, index: int, pixels: np.ndarray, side: Side

@@ -33,7 +33,9 @@ class VisionPipeline:
 
     One pipeline follows one stream of frames (one environment): call :meth:`reset`
     when its episode ends. With ``id_scope="episode"`` ids restart at 0 every episode;
-    with ``id_scope="dataset"`` they persist across episodes.
+    with ``id_scope="dataset"`` they persist across episodes. ``images_per_episode``
+    (2, as in the Harlow task; ``None`` for no such knowledge) lets a region too cut
+    to recognise take the episode's other id by elimination.
     """
 
     def __init__(
@@ -42,12 +44,15 @@ class VisionPipeline:
         id_scope: Scope = "episode",
         id_threshold: float = DEFAULT_THRESHOLD,
         locator_config: LocatorConfig = DEFAULT_CONFIG,
+        images_per_episode: int | None = 2,
     ) -> None:
         if patch_size < 1:
             raise ValueError(f"patch_size must be >= 1, got {patch_size}")
         self.patch_size = patch_size
         self.locator_config = locator_config
-        self.identities = ImageIdentities(scope=id_scope, threshold=id_threshold)
+        self.identities = ImageIdentities(
+            scope=id_scope, threshold=id_threshold, images_per_episode=images_per_episode
+        )
 
     def reset(self) -> None:
         """Starts a new episode (forgets the episode's image ids)."""

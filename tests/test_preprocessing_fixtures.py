@@ -156,8 +156,9 @@ def test_episode_ids_follow_the_true_images(recording):
     cut = labels["left_touches_border"] | labels["right_touches_border"]
     agree, contradicts = id_accuracy(labels, results)
     assert agree[both & ~cut].mean() >= 0.99
-    # Cut views may stay unknown (slivers, a HUD over the image) but are never wrong.
-    assert agree[both].mean() >= 0.98
+    # The target, cut views included: slivers too thin to recognise take the
+    # episode's other id by elimination; the rest stay unknown but are never wrong.
+    assert agree[both].mean() >= 0.99
     assert not contradicts.any()
     for episode in np.unique(labels["episode"]):
         rows = labels["episode"] == episode

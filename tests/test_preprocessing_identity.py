@@ -143,6 +143,27 @@ def test_cut_view_gets_the_known_id_or_unknown_never_a_new_one():
     assert len(identities) == 2
 
 
+def test_a_sliver_beside_a_known_image_is_named_by_elimination():
+    frame, boxes = frame_with((IMAGES[0], 20, 30, 24), (IMAGES[1], 50, 30, 24))
+    # IMAGES[0] whole, IMAGES[1] reduced to a 2-column sliver at the right border.
+    pair, pair_boxes = frame_with((IMAGES[0], 30, 30, 24), (IMAGES[1], FRAME - 2, 30, 24))
+    sliver, sliver_boxes = frame_with((IMAGES[1], FRAME - 2, 30, 24))
+
+    def after_both_seen(**kwargs):
+        identities = ImageIdentities(**kwargs)
+        assert identities.assign(frame, boxes) == [0, 1]
+        return identities
+
+    assert after_both_seen().assign(pair, pair_boxes) == [0, UNKNOWN]  # no elimination
+    assert after_both_seen(images_per_episode=2).assign(pair, pair_boxes) == [0, 1]
+    # Alone, the sliver could be either image: it stays unknown.
+    assert after_both_seen(images_per_episode=2).assign(sliver, sliver_boxes) == [UNKNOWN]
+    # A third image may still come: no elimination.
+    assert after_both_seen(images_per_episode=3).assign(pair, pair_boxes) == [0, UNKNOWN]
+    with pytest.raises(ValueError, match="images_per_episode"):
+        ImageIdentities(images_per_episode=0)
+
+
 def test_cut_view_wider_than_the_whole_views_is_compared_whole():
     identities = ImageIdentities()
     frame = np.zeros((FRAME, FRAME, 3), np.uint8)

@@ -30,7 +30,10 @@ class IdsObserver:
             raise ValueError(f"num_ids must be >= 2, got {num_ids}")
         self.num_ids = num_ids
         self.observation_size = 2 * num_ids
-        self._identities = [ImageIdentities(scope=scope) for _ in range(num_envs)]
+        self._identities = [
+            ImageIdentities(scope=scope, images_per_episode=2 if scope == "episode" else None)
+            for _ in range(num_envs)
+        ]
         self._eye = np.eye(num_ids, dtype=np.float32)
 
     def start_episode(self, env: int) -> None:
