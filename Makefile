@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-WORKDIR ?= runs/two_step
+WORKDIR ?= runs/harlow
+TWO_STEP_WORKDIR ?= runs/two_step
 
-.PHONY: install train test lint format benchmark clean
+.PHONY: install train train-two-step test lint format benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +16,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The default Harlow experiment (built-in simulator, bundled faces), then held-out evaluation.
 train: $(STAMP)
-	$(PY) -m harlow.train --config=configs/two_step.py --workdir=$(WORKDIR)
-	$(PY) -m harlow.evaluate --workdir=$(WORKDIR) --episodes=300
+	$(PY) -m harlow.train --config=configs/harlow.py --workdir=$(WORKDIR)
+	$(PY) -m harlow.evaluate --workdir=$(WORKDIR) --episodes=500
+
+train-two-step: $(STAMP)
+	$(PY) -m harlow.train --config=configs/two_step.py --workdir=$(TWO_STEP_WORKDIR)
+	$(PY) -m harlow.evaluate --workdir=$(TWO_STEP_WORKDIR) --episodes=300
 
 test: $(STAMP)
 	$(PY) -m ruff check .

@@ -21,8 +21,10 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Yields a file open on a temporary path beside ``path``; renames it onto ``path`` on success.
 
     Parent folders are created. On an exception the temporary file is removed and
-    ``path`` keeps its old content. The file gets the usual permissions (0666 less the
-    umask), not the private 0600 of ``tempfile.mkstemp``.
+    ``path`` keeps its old content. The data reaches the disk (fsync) before the rename,
+    so that a power loss or OS crash cannot leave an empty ``path`` behind, which some
+    file systems allow for a renamed file never synced. The file gets the usual
+    permissions (0666 less the umask), not the private 0600 of ``tempfile.mkstemp``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +32,8 @@ def atomic_output(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as f:
             yield f
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException:

@@ -29,6 +29,7 @@ from absl import app, flags
 from harlow.atomic_io import atomic_write_text
 from harlow.evaluation import evaluate_checkpoint
 from harlow.rollout import Actor
+from harlow.seeds import parse_seeds
 from harlow.tasks import build_agent, get_task
 from harlow.trainer import build_learner, train
 
@@ -47,24 +48,6 @@ TWO_STEP_TARGETS = {
     "unrewarded_rare_minus_common": 0.20,
     "reward_per_trial": 0.63,
 }
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'8' -> 0..7, '2-4' -> 2,3,4, '1,5' -> 1,5."""
-    text = text.strip()
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",")]
-        elif "-" in text:
-            low, high = (int(s) for s in text.split("-"))
-            seeds = list(range(low, high + 1))
-        else:
-            seeds = list(range(int(text)))
-    except ValueError as e:
-        raise ValueError(f"--seeds={text!r} is not N, A-B or a comma list") from e
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds={text!r} selects no valid (non-negative) seed")
-    return seeds
 
 
 def load_config_file(path: str | os.PathLike) -> ml_collections.ConfigDict:

@@ -42,6 +42,34 @@ _TASK_CHECKS: dict[str, list[_Check]] = {
         ("env.switch_prob", *_PROBABILITY),
         ("env.trials_per_episode", lambda v: v >= 2, ">= 2"),
     ],
+    "harlow": [
+        (
+            "dataset",
+            lambda v: isinstance(v, str),
+            "a dataset folder path ('' for the bundled faces)",
+        ),
+        ("env.backend", lambda v: v in ("simulator", "dmlab"), "'simulator' or 'dmlab'"),
+        (
+            "env.observation",
+            lambda v: v in ("ids", "patches", "pixels"),
+            "'ids', 'patches' or 'pixels'",
+        ),
+        ("env.show_chosen", lambda v: isinstance(v, bool), "true or false"),
+        ("env.num_ids", lambda v: v >= 2, ">= 2"),
+        ("env.id_scope", lambda v: v in ("episode", "dataset"), "'episode' or 'dataset'"),
+        ("env.patch_size", lambda v: 4 <= v <= 256, "in [4, 256]"),
+        ("env.pixels_size", lambda v: 4 <= v <= 256, "in [4, 256]"),
+        ("env.frame_size", lambda v: 32 <= v <= 512, "in [32, 512]"),
+        ("env.spawn_yaw_range_deg", lambda v: 0 <= v <= 180, "in [0, 180]"),
+        ("env.max_frames_per_trial", lambda v: v >= 20, ">= 20"),
+        ("env.num_workers", *_NON_NEGATIVE),
+        ("env.split", lambda v: v in ("train", "heldout"), "'train' or 'heldout'"),
+        ("agent.encoder", lambda v: v in ("none", "conv"), "'none' or 'conv'"),
+        ("agent.torso_units", *_NON_NEGATIVE),
+        ("eval.split", lambda v: v in ("train", "heldout"), "'train' or 'heldout'"),
+        ("eval.stages", *_NON_NEGATIVE),
+        ("eval.stage_episodes", *_AT_LEAST_ONE),
+    ],
 }
 
 
@@ -66,3 +94,14 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
         value = _lookup(config, path)
         if not is_valid(value):
             raise ValueError(f"config.{path} must be {requirement}, got {value!r}")
+    if task == "harlow":
+        _check_harlow_combinations(config)
+
+
+def _check_harlow_combinations(config: ml_collections.ConfigDict) -> None:
+    """Settings that are valid alone but not together."""
+    if config.agent.encoder == "conv" and config.env.observation != "patches":
+        raise ValueError(
+            "config.agent.encoder='conv' needs config.env.observation='patches', got "
+            f"{config.env.observation!r}"
+        )

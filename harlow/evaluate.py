@@ -1,10 +1,15 @@
 """Command line: evaluate saved checkpoints with frozen weights.
 
-    python -m harlow.evaluate --workdir=runs/two_step [--checkpoint=PATH] --episodes=300
+    python -m harlow.evaluate --workdir=runs/harlow [--checkpoint=PATH] --episodes=500 \
+        [--split=heldout|train] [--config.env.backend=dmlab --config.dataset=DIR ...]
     python -m harlow.evaluate --workdir=runs/s0 --workdir=runs/s1 ... --output_dir=runs/figure
 
-Writes ``report.json``, a per-trial CSV and plots to ``<workdir>/eval`` (or
-``--output_dir``); with several workdirs (one per seed) also the multi-seed figure.
+Each workdir is evaluated with the config it was trained with (``config.json``),
+changed by any ``--config.*`` overrides; overrides of what shapes the agent
+(observation mode and sizes, network sizes) are refused, since the checkpoint could
+not fit. Writes ``report.json``, a per-trial CSV and plots to ``<workdir>/eval`` (or
+``--output_dir``), for tasks that have them the curves of successive checkpoints
+(``stages.png``), and with several workdirs (one per seed) the multi-seed figure.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
@@ -23,8 +29,9 @@ from harlow.checkpointing import (
     load_config,
     resolve_checkpoint,
 )
-from harlow.evaluation import evaluate_checkpoint
-from harlow.tasks import get_task
+from harlow.config_overrides import apply_overrides, split_overrides
+from harlow.evaluation import evaluate_checkpoint, evaluate_stages
+from harlow.tasks import Task, get_task
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Training workdir(s); one per seed.")
 _CHECKPOINT = flags.DEFINE_string(
@@ -33,10 +40,18 @@ _CHECKPOINT = flags.DEFINE_string(
 _EPISODES = flags.DEFINE_integer("episodes", None, "Test episodes; default: config.eval.episodes.")
 _SEED = flags.DEFINE_integer("seed", 12345, "Seed of the test episodes (differs from training).")
 _GREEDY = flags.DEFINE_bool("greedy", False, "Take the most likely action instead of sampling.")
+_SPLIT = flags.DEFINE_enum(
+    "split", None, ["heldout", "train"], "Images to test on (Harlow); default: config.eval.split."
+)
+_STAGES = flags.DEFINE_bool(
+    "stages", True, "Also evaluate successive checkpoints (learning-set curves across training)."
+)
 _OUTPUT_DIR = flags.DEFINE_string(
     "output_dir", None, "Where reports go; default <workdir>/eval, or <first workdir>/../eval."
 )
 flags.mark_flag_as_required("workdir")
+
+_OVERRIDES: list[tuple[str, str]] = []
 
 
 def _write_eval_summaries(workdir: Path, summary: dict) -> None:
@@ -46,7 +61,39 @@ def _write_eval_summaries(workdir: Path, summary: dict) -> None:
         for name, entry in summary.get("stay_probabilities", {}).items():
             if entry["p_stay"] is not None:
                 tf.summary.scalar(f"eval/p_stay/{name}", entry["p_stay"])
+        if "trials_2_to_6" in summary:
+            tf.summary.scalar("eval/accuracy_trials_2_to_6", summary["trials_2_to_6"]["accuracy"])
     writer.flush()
+
+
+def _lookup(config: ml_collections.ConfigDict, path: str):
+    node = config
+    for key in path.split("."):
+        node = node[key]
+    return node
+
+
+def evaluation_config(workdir: Path) -> ml_collections.ConfigDict:
+    """The workdir's training config with the command line's overrides and ``--split``.
+
+    Raises ``ValueError`` when an override changes a field that shapes the agent.
+    """
+    trained = load_config(workdir)
+    config = ml_collections.ConfigDict(trained.to_dict())
+    apply_overrides(config, _OVERRIDES)
+    if _SPLIT.value is not None:
+        if "split" not in config.eval:
+            raise ValueError(f"--split does not apply to the {config.task!r} task")
+        config.eval.split = _SPLIT.value
+    task = get_task(config.task)
+    for path in task.model_fields:
+        was, now = _lookup(trained, path), _lookup(config, path)
+        if was != now:
+            raise ValueError(
+                f"the checkpoints in {workdir} were trained with config.{path}={was!r}; "
+                f"evaluating them with {now!r} cannot work (the agent's inputs or sizes differ)"
+            )
+    return config
 
 
 def main(argv: list[str]) -> None:
@@ -59,7 +106,7 @@ def main(argv: list[str]) -> None:
     summaries = []
     try:
         for workdir in workdirs:
-            config = load_config(workdir)
+            config = evaluation_config(workdir)
             checkpoint = resolve_checkpoint(workdir, _CHECKPOINT.value)
             episodes = _EPISODES.value or config.eval.episodes
             if episodes < 1:
@@ -72,6 +119,10 @@ def main(argv: list[str]) -> None:
             )
             _write_eval_summaries(workdir, summary)
             print(get_task(config.task).format_summary(summary))
+            if _STAGES.value and not _CHECKPOINT.value:
+                stages = evaluate_stages(config, workdir, _SEED.value, _GREEDY.value, output_dir)
+                if stages:
+                    print(f"learning-set curves of {len(stages)} checkpoints: {output_dir}")
             print(f"report: {output_dir / 'report.json'}; plots and CSV in {output_dir}")
             summaries.append(summary)
     except (CheckpointError, ValueError) as e:
@@ -81,7 +132,7 @@ def main(argv: list[str]) -> None:
         _write_multi_seed(summaries, workdirs, get_task(config.task))
 
 
-def _write_multi_seed(summaries: list[dict], workdirs: list[Path], task) -> None:
+def _write_multi_seed(summaries: list[dict], workdirs: list[Path], task: Task) -> None:
     output_dir = Path(_OUTPUT_DIR.value or workdirs[0].parent / "eval")
     figure = output_dir / "seeds.png"
     task.plot_seeds(summaries, figure)
@@ -95,5 +146,16 @@ def _write_multi_seed(summaries: list[dict], workdirs: list[Path], task) -> None
     print(f"multi-seed figure: {figure}; report: {output_dir / 'seeds.json'}")
 
 
+def run() -> None:
+    """Takes the ``--config.*`` overrides out of the command line, then runs ``main``."""
+    try:
+        overrides, argv = split_overrides(sys.argv)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    _OVERRIDES[:] = overrides
+    app.run(main, argv=argv)
+
+
 if __name__ == "__main__":
-    app.run(main)
+    run()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import ml_collections
+import numpy as np
 import tensorflow as tf
 
 from harlow.atomic_io import atomic_write_text
-from harlow.checkpointing import restore_agent
+from harlow.checkpointing import all_checkpoints, restore_agent
 from harlow.config_validation import validate_config
 from harlow.tasks import build_agent, get_task
 
@@ -37,5 +39,43 @@ def evaluate_checkpoint(
     summary = task.evaluate(agent, config, episodes, seed, greedy, output_dir)
     summary["checkpoint"] = checkpoint
     summary["env_steps"] = checkpoint_env_steps(checkpoint)
+    summary["seed"] = config.seed
     atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def stage_checkpoints(workdir: str | os.PathLike, stages: int) -> list[str]:
+    """Up to ``stages`` of the workdir's checkpoints, evenly spread, first and last included."""
+    checkpoints = all_checkpoints(workdir)
+    if len(checkpoints) <= stages:
+        return checkpoints
+    picks = np.linspace(0, len(checkpoints) - 1, stages).round().astype(int)
+    return [checkpoints[i] for i in sorted(set(picks.tolist()))]
+
+
+def evaluate_stages(
+    config: ml_collections.ConfigDict,
+    workdir: str | os.PathLike,
+    seed: int,
+    greedy: bool,
+    output_dir: Path,
+) -> list[dict] | None:
+    """The task's summary at successive checkpoints of a run, plotted as ``stages.png``.
+
+    Uses ``config.eval.stages`` checkpoints and ``config.eval.stage_episodes`` episodes
+    each; returns ``None`` for tasks without stage plots or runs with one checkpoint.
+    """
+    task = get_task(config.task)
+    checkpoints = stage_checkpoints(workdir, config.eval.get("stages", 0))
+    if task.stage_summary is None or task.plot_stages is None or len(checkpoints) < 2:
+        return None
+    agent = build_agent(config, task.make_env(config, 1, seed))
+    stages = []
+    for checkpoint in checkpoints:
+        restore_agent(agent, checkpoint)
+        summary = task.stage_summary(agent, config, config.eval.stage_episodes, seed, greedy)
+        stages.append({"checkpoint": checkpoint, "env_steps": checkpoint_env_steps(checkpoint)})
+        stages[-1] |= summary
+    task.plot_stages(stages, output_dir / "stages.png")
+    atomic_write_text(output_dir / "stages.json", json.dumps(stages, indent=2) + "\n")
+    return stages

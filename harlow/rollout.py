@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,6 +31,21 @@ def sample_actions(logits: np.ndarray, rng: np.random.Generator, greedy: bool) -
         return np.argmax(logits, axis=-1)
     gumbel = -np.log(-np.log(rng.random(logits.shape)))
     return np.argmax(logits + gumbel, axis=-1)
+
+
+@dataclass
+class ActingTime:
+    """Seconds spent choosing actions (TensorFlow) and stepping the environment."""
+
+    policy: float = 0.0
+    env: float = 0.0
+    frames: int = 0  # frames rendered, where the environment reports them (info["frames"])
+
+    def drain(self) -> ActingTime:
+        """Returns the totals so far and starts again from zero."""
+        out = ActingTime(self.policy, self.env, self.frames)
+        self.policy, self.env, self.frames = 0.0, 0.0, 0
+        return out
 
 
 @dataclass
@@ -68,6 +84,7 @@ class Actor:
         self.first = np.ones(n, dtype=bool)
         self.state = agent.initial_state(n)
         self.stats = EpisodeStats()
+        self.time = ActingTime()
         self._episode_return = np.zeros(n, dtype=np.float64)
         self._episode_length = np.zeros(n, dtype=np.int64)
         # A concrete function skips tf.function's per-call argument matching:
@@ -86,11 +103,17 @@ class Actor:
 
         Returns ``(actions, rewards, dones, info)`` of the step taken.
         """
+        start = time.perf_counter()
         output, self.state = self._policy(
             self.observation, self.prev_action, self.prev_reward, self.first, self.state
         )
         actions = sample_actions(output.policy_logits.numpy(), self.rng, self.greedy)
+        stepped = time.perf_counter()
         observation, rewards, dones, info = self.env.step(actions)
+        self.time.policy += stepped - start
+        self.time.env += time.perf_counter() - stepped
+        if "frames" in info:
+            self.time.frames += int(np.sum(info["frames"]))
         self._track_episodes(rewards, dones)
         self.observation = observation
         self.prev_action = np.where(dones, -1, actions).astype(np.int32)

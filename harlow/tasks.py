@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import ml_collections
 
-from harlow.agent import ActorCritic
+from harlow.agent import ActorCritic, PatchEncoderSpec
+from harlow.harlow_task import evaluation as harlow_evaluation
 from harlow.rollout import BatchedEnv
 from harlow.two_step import evaluation as two_step_evaluation
 
@@ -22,6 +23,13 @@ class Task:
     format_summary: Callable[[dict], str]
     plot_seeds: Callable[[list[dict], os.PathLike], None]
     steps_per_trial: int
+    # Optional: the summary of one training stage (checkpoint) and the plot of all stages.
+    stage_summary: (
+        Callable[[ActorCritic, ml_collections.ConfigDict, int, int, bool], dict] | None
+    ) = None
+    plot_stages: Callable[[list[dict], os.PathLike], None] | None = None
+    # Config fields that shape the agent: a checkpoint only fits a config with the same values.
+    model_fields: tuple[str, ...] = ("agent.lstm_units",)
 
 
 TASKS: dict[str, Task] = {
@@ -31,6 +39,29 @@ TASKS: dict[str, Task] = {
         format_summary=two_step_evaluation.format_summary,
         plot_seeds=two_step_evaluation.plot_seeds,
         steps_per_trial=2,
+    ),
+    "harlow": Task(
+        make_env=harlow_evaluation.make_env,
+        evaluate=harlow_evaluation.evaluate,
+        format_summary=harlow_evaluation.format_summary,
+        plot_seeds=harlow_evaluation.plot_seeds,
+        steps_per_trial=1,
+        stage_summary=harlow_evaluation.stage_summary,
+        plot_stages=harlow_evaluation.plot_stages,
+        model_fields=(
+            "env.observation",
+            "env.show_chosen",
+            "env.num_ids",
+            "env.patch_size",
+            "env.pixels_size",
+            "agent.lstm_units",
+            "agent.torso_units",
+            "agent.encoder",
+            "agent.conv_filters",
+            "agent.conv_kernel_sizes",
+            "agent.conv_strides",
+            "agent.conv_embedding_size",
+        ),
     ),
 }
 
@@ -49,4 +80,23 @@ def build_agent(config: ml_collections.ConfigDict, env: BatchedEnv) -> ActorCrit
         num_actions=env.num_actions,
         lstm_units=config.agent.lstm_units,
         seed=config.seed,
+        encoder=patch_encoder_spec(config, env.observation_size),
+        torso_units=config.agent.get("torso_units", 0),  # the two-step agent has none
+    )
+
+
+def patch_encoder_spec(
+    config: ml_collections.ConfigDict, observation_size: int
+) -> PatchEncoderSpec | None:
+    """The conv encoder of ``config.agent.encoder == "conv"`` (``None`` otherwise)."""
+    if config.agent.get("encoder", "none") != "conv":
+        return None
+    patch_size = config.env.patch_size
+    return PatchEncoderSpec(
+        num_patches=observation_size // patch_size**2,
+        patch_size=patch_size,
+        filters=tuple(config.agent.conv_filters),
+        kernel_sizes=tuple(config.agent.conv_kernel_sizes),
+        strides=tuple(config.agent.conv_strides),
+        embedding_size=config.agent.conv_embedding_size,
     )

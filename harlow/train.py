@@ -43,6 +43,11 @@ def main(argv: list[str]) -> None:
         f"recent reward per trial {result.recent_reward_per_trial:.3f}; "
         f"checkpoint {result.last_checkpoint}"
     )
+    split = ", ".join(
+        f"{part} {100 * share:.0f} %" for part, share in result.time_fractions.items()
+    )
+    frames = f"; {result.frames_per_second:,.0f} frames/s" if result.frames_per_second else ""
+    print(f"time: {split}{frames}")
 
 
 if __name__ == "__main__":

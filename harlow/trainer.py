@@ -17,7 +17,7 @@ from harlow.a2c import A2CLearner, make_optimizer
 from harlow.agent import ActorCritic
 from harlow.checkpointing import TrainingState, save_config
 from harlow.config_validation import validate_config
-from harlow.rollout import Actor
+from harlow.rollout import ActingTime, Actor
 from harlow.tasks import build_agent, get_task
 
 
@@ -35,6 +35,9 @@ class TrainResult:
     steps_per_second: float
     last_checkpoint: str | None
     recent_reward_per_trial: float
+    # Fractions of this run's time spent in the environment, the policy (acting) and learning.
+    time_fractions: dict[str, float]
+    frames_per_second: float  # frames the environment rendered (0 if it does not say)
 
 
 def seed_everything(seed: int) -> tuple[int, np.random.Generator]:
@@ -60,6 +63,14 @@ class _Window:
         self.metrics: dict[str, list[float]] = {}
         self.start_time = time.perf_counter()
         self.start_steps = env_steps
+        self.seconds = {"env": 0.0, "policy": 0.0, "learn": 0.0}
+        self.frames = 0
+
+    def add_time(self, acting: ActingTime, learn_seconds: float) -> None:
+        self.seconds["env"] += acting.env
+        self.seconds["policy"] += acting.policy
+        self.seconds["learn"] += learn_seconds
+        self.frames += acting.frames
 
     def add_metrics(self, metrics: dict[str, tf.Tensor]) -> None:
         for key, value in metrics.items():
@@ -117,10 +128,17 @@ def train(
     )
     run_start = time.perf_counter()
     start_steps = int(state.env_steps.numpy())
+    run_time = _Window(start_steps)
     try:
         while int(state.env_steps.numpy()) < total:
             learner.entropy_coef.assign(entropy_coef_at(config, int(state.env_steps.numpy())))
-            metrics = learner.update(actor.collect(config.train.unroll_length))
+            segment = actor.collect(config.train.unroll_length)
+            learn_start = time.perf_counter()
+            metrics = learner.update(segment)
+            acting = actor.time.drain()
+            learn_seconds = time.perf_counter() - learn_start
+            window.add_time(acting, learn_seconds)
+            run_time.add_time(acting, learn_seconds)
             if not bool(metrics.pop("optim/finite")):
                 raise NonFiniteLossError(
                     f"non-finite loss or gradients at update {int(state.updates.numpy()) + 1} "
@@ -151,6 +169,7 @@ def train(
     last_checkpoint = state.save()
     writer.flush()
     elapsed = time.perf_counter() - run_start
+    total_seconds = max(sum(run_time.seconds.values()), 1e-9)
     return TrainResult(
         env_steps=int(state.env_steps.numpy()),
         episodes=int(state.episodes.numpy()),
@@ -158,6 +177,8 @@ def train(
         steps_per_second=(int(state.env_steps.numpy()) - start_steps) / max(elapsed, 1e-9),
         last_checkpoint=last_checkpoint,
         recent_reward_per_trial=recent_reward,
+        time_fractions={k: v / total_seconds for k, v in run_time.seconds.items()},
+        frames_per_second=run_time.frames / max(elapsed, 1e-9),
     )
 
 
@@ -177,6 +198,11 @@ def _log_window(
         for key, values in window.metrics.items():
             tf.summary.scalar(key, np.mean(values))
         tf.summary.scalar("perf/steps_per_second", steps_per_second)
+        if window.frames:
+            tf.summary.scalar("perf/frames_per_second", window.frames / elapsed)
+        busy = max(sum(window.seconds.values()), 1e-9)
+        for part, seconds in window.seconds.items():
+            tf.summary.scalar(f"perf/fraction_{part}", seconds / busy)
         tf.summary.scalar("progress/episodes", int(state.episodes.numpy()))
         if window.returns:
             mean_return = float(np.mean(window.returns))

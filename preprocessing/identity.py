@@ -88,8 +88,11 @@ def describe(pixels: np.ndarray) -> np.ndarray:
     histogram = histogram.ravel()
     black = cv2.countNonZero(cv2.inRange(pixels, (0, 0, 0), (BLACK_MAX,) * 3))
     histogram[0] -= black  # black pixels all fall in the darkest bin: leave them out
-    histogram *= 0.5 / max(pixels.shape[0] * pixels.shape[1] - black, 1)
-    return np.concatenate([histogram, _layout(pixels)])
+    descriptor = np.empty(_COLOURS + LAYOUT_SIZE**2, np.float32)
+    scale = 0.5 / max(pixels.shape[0] * pixels.shape[1] - black, 1)
+    np.multiply(histogram, scale, out=descriptor[:_COLOURS])
+    _layout(pixels, descriptor[_COLOURS:])
+    return descriptor
 
 
 def _same_look(a: np.ndarray, b: np.ndarray) -> bool:
@@ -123,18 +126,18 @@ def _not_black(pixels: np.ndarray) -> np.ndarray:
 _LAYOUT_WEIGHT = np.float32(1 / (255 * LAYOUT_SIZE**2))
 
 
-def _layout(pixels: np.ndarray) -> np.ndarray:
-    """Grayscale at ``LAYOUT_SIZE`` x ``LAYOUT_SIZE``, each value weighted so the
-    values' L1 distance is the mean absolute difference in [0, 1] units."""
+def _layout(pixels: np.ndarray, out: np.ndarray) -> None:
+    """Writes to ``out`` the grayscale at ``LAYOUT_SIZE`` x ``LAYOUT_SIZE``, each value
+    weighted so the values' L1 distance is the mean absolute difference in [0, 1] units."""
     gray = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return _resize(gray, LAYOUT_SIZE, LAYOUT_SIZE).ravel() * _LAYOUT_WEIGHT
+    np.multiply(_resize(gray, LAYOUT_SIZE, LAYOUT_SIZE).ravel(), _LAYOUT_WEIGHT, out=out)
 
 
 def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     """Area resampling when shrinking (it averages), linear when enlarging."""
     shrinking = pixels.shape[0] >= height and pixels.shape[1] >= width
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(pixels), (width, height), interpolation=interpolation)
+    return cv2.resize(pixels, (width, height), interpolation=interpolation)
 
 
 # Per-pixel histogram bin of a thumbnail: a lookup table per channel, then one index.
@@ -165,6 +168,16 @@ def _part_resamplings(side: Side) -> np.ndarray:
 
 _WHOLE_RESAMPLING = _resampling(THUMBNAIL_SIZE, LAYOUT_SIZE)
 _PART_RESAMPLINGS = {side: _part_resamplings(side) for side in ("left", "right", "top", "bottom")}
+# Running sums of the per-line histograms as one product (exact: the counts are small
+# integers): row ``k - 1`` adds the first ``k`` lines, or the last ``k`` when what is kept
+# is the far end (a left or top cut).
+_FIRST_LINES = np.tril(np.ones((THUMBNAIL_SIZE, THUMBNAIL_SIZE), np.float32))
+_KEPT_LINES = {
+    "left": np.ascontiguousarray(_FIRST_LINES[:, ::-1]),
+    "top": np.ascontiguousarray(_FIRST_LINES[:, ::-1]),
+    "right": _FIRST_LINES,
+    "bottom": _FIRST_LINES,
+}
 
 
 def _describe_parts(thumb: np.ndarray, side: Side) -> np.ndarray:
@@ -180,18 +193,23 @@ def _describe_parts(thumb: np.ndarray, side: Side) -> np.ndarray:
         [_COLOURS, THUMBNAIL_SIZE],
         [0, _COLOURS, 0, THUMBNAIL_SIZE],
     ).T  # [column or row, colour]
-    if side in ("left", "top"):  # what is kept is the far end
-        per_line = per_line[::-1]
-    histograms = np.cumsum(per_line, axis=0)
-    histograms *= 0.5 / np.maximum(histograms.sum(axis=1, keepdims=True), 1.0)
+    histograms = _KEPT_LINES[side] @ per_line
+    described = np.empty((THUMBNAIL_SIZE, _COLOURS + LAYOUT_SIZE**2), np.float32)
+    np.multiply(
+        histograms,
+        0.5 / np.maximum(histograms.sum(axis=1, keepdims=True), 1.0),
+        out=described[:, :_COLOURS],
+    )
     gray = cv2.cvtColor(thumb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     parts = _PART_RESAMPLINGS[side]
     if across_columns:
         layouts = np.matmul(_WHOLE_RESAMPLING.T @ gray, parts)
     else:
         layouts = np.matmul(parts.transpose(0, 2, 1), gray @ _WHOLE_RESAMPLING)
-    layouts = layouts.reshape(THUMBNAIL_SIZE, LAYOUT_SIZE**2) * _LAYOUT_WEIGHT
-    return np.ascontiguousarray(np.hstack([histograms, layouts]), dtype=np.float32)
+    np.multiply(
+        layouts.reshape(THUMBNAIL_SIZE, LAYOUT_SIZE**2), _LAYOUT_WEIGHT, out=described[:, _COLOURS:]
+    )
+    return described
 
 
 @dataclass
@@ -243,7 +261,8 @@ class _Table:
 
     def distances(self, descriptor: np.ndarray) -> np.ndarray:
         """Per image: distance from a whole view to its closest stored view."""
-        per_view = np.abs(self.descriptors - descriptor).sum(axis=1)
+        differences = self.descriptors - descriptor
+        per_view = np.abs(differences, out=differences).sum(axis=1)
         return np.minimum.reduceat(per_view, self.first_views)
 
     def partial_distances(self, descriptor: np.ndarray, side: Side, across: float) -> np.ndarray:
@@ -269,7 +288,8 @@ class _Table:
         bounds = np.array(ranges)
         allowed = (kept >= bounds[:, :1]) & (kept <= bounds[:, 1:])
         parts = self._stacked_parts(side)[:, start - 1 : stop]
-        per_part = np.abs(parts - descriptor).sum(axis=2)
+        differences = parts - descriptor
+        per_part = np.abs(differences, out=differences).sum(axis=2)
         per_view = np.where(allowed, per_part, np.inf).min(axis=1)
         return np.minimum.reduceat(per_view, self.first_views)
 
@@ -387,7 +407,11 @@ class ImageIdentities:
         known in the episode, a region left ``UNKNOWN`` (a sliver cut by the frame
         border) while the others hold ids must be the one image not yet named.
         """
-        if self.scope != "episode" or self._table.count != self.images_per_episode:
+        if (
+            UNKNOWN not in ids
+            or self.scope != "episode"
+            or self._table.count != self.images_per_episode
+        ):
             return
         unknown = [i for i, box in enumerate(boxes) if box is not None and ids[i] == UNKNOWN]
         remaining = set(range(self._table.count)) - set(ids)

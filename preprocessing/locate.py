@@ -152,27 +152,24 @@ def locate(frame: np.ndarray, config: LocatorConfig = DEFAULT_CONFIG) -> Detecti
     hull = _screen_hull(black, config.min_screen_fraction * height * width)
     if hull is None:
         return NOTHING_FOUND
-    screen = np.zeros_like(black)
-    cv2.fillConvexPoly(screen, hull, 255)
-    column_height = cv2.reduce(screen, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0] // 255
+    screen = np.zeros((height, width), np.uint8)
+    cv2.fillConvexPoly(screen, hull, 1)  # 1, not 255: its column sums are the heights
+    heights = cv2.reduce(screen, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0].tolist()
+    tallest = max(heights)
     screen_box = Box(*cv2.boundingRect(hull))
     parts = _parts_on_screen(
-        black,
-        screen,
-        screen_box,
-        config.min_cross_pixels,
-        _MIN_EDGE_IMAGE_AREA * int(column_height.max()) ** 2,
+        black, screen, screen_box, config.min_cross_pixels, _MIN_EDGE_IMAGE_AREA * tallest**2
     )
 
     cross = cross_center = None
-    found = _find_cross(frame, parts, column_height, config)
+    found = _find_cross(frame, parts, heights, config)
     if found is not None:
         cross_part, bars = found
         parts.remove(cross_part)
         cross = Box(*cross_part.box)
         cross_center = _bar_crossing(bars, cross_part.box)
     whole = _WholeComponents(black, config.min_inside_screen)
-    left, right = _find_images(parts, black, whole, screen, column_height, config)
+    left, right = _find_images(parts, black, whole, screen, heights, tallest, config)
     return Detection(
         cross=cross,
         cross_center=cross_center,
@@ -222,14 +219,15 @@ def _parts_on_screen(
     count, labels = cv2.connectedComponents(content, connectivity=8)
     # The hull's edge: eroding leaves the frame border alone (it is not the screen's edge).
     edge = cv2.subtract(inside, cv2.erode(inside, _EDGE_KERNEL))
-    # One pass counts, per label, its pixels off and on the hull's edge.
+    # One pass counts, per label, its pixels off and on the hull's edge (the screen's mask
+    # holds 0 or 1, so the edge does too).
     code = labels * 2
-    cv2.add(code, 1, dst=code, mask=edge)
+    code += edge
     counts = np.bincount(code.ravel(), minlength=2 * count).tolist()
     parts = []
-    for label in range(1, count):  # label 0: the black pixels and what is off the screen
-        on_edge = counts[2 * label + 1]
-        area = counts[2 * label] + on_edge
+    # Label 0: the black pixels and what is off the screen.
+    for label, off_edge, on_edge in zip(range(1, count), counts[2::2], counts[3::2], strict=True):
+        area = off_edge + on_edge
         if area < min_area or (on_edge and area < min_edge_area):
             continue
         component = labels == label
@@ -240,25 +238,27 @@ def _parts_on_screen(
 
 
 def _find_cross(
-    frame: np.ndarray, parts: list[_Part], column_height: np.ndarray, config: LocatorConfig
+    frame: np.ndarray, parts: list[_Part], heights: list[int], config: LocatorConfig
 ) -> tuple[_Part, np.ndarray] | None:
-    """The part that looks most like the fixation cross, with its red pixels, if any."""
+    """The part that looks most like the fixation cross, with its red pixels (a uint8
+    mask of its box, 1 where red), if any."""
     best = None
     most_red = 0
     other = config.red_other_max
     for part in parts:
         x, y, w, h = part.box
-        if part.at_edge or max(w, h) > config.max_cross_height * column_height[x + w // 2]:
+        if part.at_edge or max(w, h) > config.max_cross_height * heights[x + w // 2]:
             continue
         pixels = frame[y : y + h, x : x + w]
+        mask = part.mask.view(np.uint8)  # 0 or 1
         bright = cv2.inRange(pixels, (config.red_min, 0, 0), (255, other, other))
-        bars = part.mask & (bright > 0)
-        red_count = int(np.count_nonzero(bars))
+        bars = cv2.bitwise_and(bright, mask)  # 0 or 1
+        red_count = cv2.countNonZero(bars)
         if red_count < config.min_cross_pixels or red_count > config.max_cross_fill * w * h:
             continue
         # Redness counts the dim edge pixels too (the cross blended with the black).
         hue = cv2.inRange(pixels, (config.black_max + 1, 0, 0), (255, other, other))
-        redness = np.count_nonzero(part.mask & (hue > 0)) / part.area
+        redness = cv2.countNonZero(cv2.bitwise_and(hue, mask)) / part.area
         if redness >= config.min_cross_redness and red_count > most_red:
             best, most_red = (part, bars), red_count
     return best
@@ -269,11 +269,16 @@ def _bar_crossing(bars: np.ndarray, box: tuple[int, int, int, int]) -> tuple[flo
 
     Unlike the centroid, this stays on the centre when an arm is cut by the frame border.
     """
-    columns = bars.sum(axis=0)
-    rows = bars.sum(axis=1)
-    full_columns = np.flatnonzero(columns == columns.max())
-    full_rows = np.flatnonzero(rows == rows.max())
-    return box[0] + float(full_columns.mean()) + 0.5, box[1] + float(full_rows.mean()) + 0.5
+    columns = bars.sum(axis=0).tolist()
+    rows = bars.sum(axis=1).tolist()
+    return box[0] + _fullest_middle(columns), box[1] + _fullest_middle(rows)
+
+
+def _fullest_middle(counts: list[int]) -> float:
+    """The mean index of the largest ``counts``, plus 0.5 (the middle of the pixel)."""
+    most = max(counts)
+    fullest = [index for index, count in enumerate(counts) if count == most]
+    return sum(fullest) / len(fullest) + 0.5
 
 
 def _find_images(
@@ -281,19 +286,20 @@ def _find_images(
     black: np.ndarray,
     whole: _WholeComponents,
     screen: np.ndarray,
-    column_height: np.ndarray,
+    heights: list[int],
+    tallest: int,
     config: LocatorConfig,
 ) -> tuple[Box | None, Box | None]:
-    """The screen's (left, right) image boxes among the parts on the screen."""
+    """The screen's (left, right) image boxes among the parts on the screen (``heights``:
+    the screen's height in each column, ``tallest`` their maximum)."""
     frame_height = screen.shape[0]
-    tallest = int(column_height.max())
     min_height = config.min_image_height / 2 * tallest
     band = config.max_image_offset
     image_parts, small_parts = [], []
     for part in parts:
         x, y, w, h = part.box
         centre_column = x + w // 2
-        screen_height = int(column_height[centre_column])
+        screen_height = heights[centre_column]
         top = int(screen[:, centre_column].argmax())
         screen_cut = top == 0 or top + screen_height == frame_height
         band_top = top + (0.5 - band) * screen_height
@@ -316,7 +322,7 @@ def _find_images(
     boxes = [_add_overlapping(box, small_parts) for box, _ in groups]
     if len(boxes) == 2:
         return boxes[0], boxes[1]
-    if _is_left_image(boxes[0], column_height):
+    if _is_left_image(boxes[0], heights):
         return boxes[0], None
     return None, boxes[0]
 
@@ -410,10 +416,10 @@ def _union(a: Box, b: Box) -> Box:
     return Box(x0, y0, x1 - x0, y1 - y0)
 
 
-def _is_left_image(image: Box, column_height: np.ndarray) -> bool:
+def _is_left_image(image: Box, heights: list[int]) -> bool:
     """Decides which image a lone visible image is, from the screen beside it."""
-    width = len(column_height)
-    screen_columns = np.flatnonzero(column_height)
+    width = len(heights)
+    screen_columns = np.flatnonzero(heights)
     screen_x0, screen_x1 = int(screen_columns[0]), int(screen_columns[-1]) + 1
     image_x1 = image.x + image.width
     room_left = image.x - screen_x0 >= _ROOM_FOR_OTHER_IMAGE * image.width

@@ -44,7 +44,7 @@ def gray_patch(frame: np.ndarray, box: Box, size: int) -> np.ndarray:
             f"box {tuple(box)} lies outside the {frame.shape[1]}x{frame.shape[0]} frame"
         )
     crop = frame[clipped.y : clipped.y + clipped.height, clipped.x : clipped.x + clipped.width]
-    gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)  # OpenCV reads the crop in place
     shrinking = clipped.width >= size and clipped.height >= size
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     resized = cv2.resize(gray, (size, size), interpolation=interpolation)

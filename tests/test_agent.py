@@ -1,9 +1,11 @@
 """The LSTM actor-critic: one input builder, unroll == steps, resets at episode starts."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from harlow.agent import ActorCritic, LSTMState
+from harlow.a2c import A2CLearner, Segment, make_optimizer
+from harlow.agent import ActorCritic, LSTMState, PatchEncoderSpec
 
 
 def _inputs(t: int, b: int, seed: int = 0):
@@ -77,3 +79,217 @@ def test_initial_policy_is_near_uniform_and_seeded():
     out, _ = a.unroll(obs, prev_actions, prev_rewards, first, a.initial_state(16))
     probs = tf.nn.softmax(out.policy_logits).numpy()
     assert np.abs(probs - 0.5).max() < 0.05
+
+
+# A small encoder keeps the tests fast: 8x8 patches -> 3x3x4 -> 1x1x8 -> 6 features each.
+_SPEC = PatchEncoderSpec(
+    num_patches=2,
+    patch_size=8,
+    filters=(4, 8),
+    kernel_sizes=(3, 3),
+    strides=(2, 1),
+    embedding_size=6,
+)
+
+
+def _patch_agent(seed: int = 0, units: int = 5) -> ActorCritic:
+    return ActorCritic(_SPEC.observation_size, 2, units, seed=seed, encoder=_SPEC)
+
+
+def _patch_inputs(t: int, b: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    obs = rng.random((t, b, _SPEC.observation_size)).astype(np.float32)
+    _, prev_actions, prev_rewards, first = _inputs(t, b, seed)
+    return obs, prev_actions, prev_rewards, first
+
+
+def test_default_patch_spec_matches_the_harlow_patches():
+    spec = PatchEncoderSpec()
+    assert spec.observation_size == 2 * 24 * 24
+    assert spec.spatial_sizes() == (10, 4)
+    assert spec.feature_size == 128
+    same = PatchEncoderSpec(filters=[8], kernel_sizes=[7], strides=[5], padding="SAME")
+    assert same.filters == (8,) and same.spatial_sizes() == (5,)
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("num_patches", {"num_patches": 0}),
+        ("patch_size", {"patch_size": -3}),
+        ("embedding_size", {"embedding_size": 0}),
+        ("filters", {"filters": ()}),
+        ("filters", {"filters": 16}),
+        ("kernel_sizes", {"kernel_sizes": (5, 0)}),
+        ("strides", {"strides": (2, 1.5)}),
+        ("strides", {"strides": (2,)}),
+        ("padding", {"padding": "FULL"}),
+        ("kernel_sizes", {"patch_size": 6, "kernel_sizes": (5, 3)}),
+    ],
+)
+def test_invalid_patch_spec_names_the_field(field, kwargs):
+    with pytest.raises(ValueError, match=field):
+        PatchEncoderSpec(**kwargs)
+
+
+def test_encoder_observation_size_mismatch_raises():
+    with pytest.raises(ValueError, match=r"observation_size=10\b.*128"):
+        ActorCritic(10, 2, 4, encoder=_SPEC)
+
+
+def test_encoder_none_keeps_the_original_variables():
+    agent = ActorCritic(3, 2, 4)
+    assert agent.encoder is None
+    names = sorted(v.name for v in agent.variables)
+    assert names == sorted(
+        f"actor_critic/{n}:0" for n in ["w_x", "w_h", "b", "w_pi", "b_pi", "w_v", "b_v"]
+    )
+    assert agent.input_kernel.shape == (3 + 2 + 1, 16)
+    obs = tf.constant([[0.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(agent.observation_features(obs), obs)
+
+
+def test_encoder_shapes_for_step_and_unroll():
+    agent = _patch_agent()
+    assert agent.encoder is _SPEC
+    t, b = 4, 3
+    obs, prev_actions, prev_rewards, first = _patch_inputs(t, b)
+    assert agent.observation_features(obs).shape == (t, b, _SPEC.feature_size)
+    x = agent.core_input(obs[0], prev_actions[0], prev_rewards[0])
+    assert x.shape == (b, _SPEC.feature_size + 2 + 1)
+    out, state = agent.step(
+        obs[0], prev_actions[0], prev_rewards[0], first[0], agent.initial_state(b)
+    )
+    assert out.policy_logits.shape == (b, 2) and out.value.shape == (b,)
+    assert state.h.shape == (b, 5)
+    out, state = agent.unroll(obs, prev_actions, prev_rewards, first, agent.initial_state(b))
+    assert out.policy_logits.shape == (t, b, 2) and out.value.shape == (t, b)
+    assert state.c.shape == (b, 5)
+
+
+def test_encoder_unroll_matches_steps_static_and_dynamic():
+    agent = _patch_agent(seed=2)
+    t, b = 5, 2
+    obs, prev_actions, prev_rewards, first = _patch_inputs(t, b, seed=1)
+    state = agent.initial_state(b)
+    unrolled, _ = agent.unroll(obs, prev_actions, prev_rewards, first, state)
+    step_state = state
+    for i in range(t):
+        out, step_state = agent.step(obs[i], prev_actions[i], prev_rewards[i], first[i], step_state)
+        np.testing.assert_allclose(out.value, unrolled.value[i], atol=1e-5)
+    spec = [
+        tf.TensorSpec([None, b, _SPEC.observation_size], tf.float32),
+        tf.TensorSpec([None, b], tf.int32),
+        tf.TensorSpec([None, b], tf.float32),
+        tf.TensorSpec([None, b], tf.bool),
+    ]
+    dynamic_fn = tf.function(
+        lambda o, a, r, f: agent.unroll(o, a, r, f, state)[0], input_signature=spec
+    )
+    dynamic = dynamic_fn(obs, prev_actions, prev_rewards, first)
+    np.testing.assert_allclose(dynamic.policy_logits, unrolled.policy_logits, atol=1e-5)
+
+
+def _flatten_patches(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Batched ``np.stack([left, right]).ravel()``, the patches observation layout."""
+    return np.stack([left, right], axis=1).reshape(len(left), -1)
+
+
+def test_both_patches_share_the_encoder_weights():
+    agent = _patch_agent()
+    rng = np.random.default_rng(3)
+    size = _SPEC.patch_size
+    left, right, other = rng.random((3, 4, size, size)).astype(np.float32)
+    features = agent.observation_features(_flatten_patches(left, right)).numpy()
+    swapped = agent.observation_features(_flatten_patches(right, left)).numpy()
+    emb = _SPEC.embedding_size
+    assert np.abs(features[:, :emb] - features[:, emb:]).max() > 1e-3
+    np.testing.assert_allclose(swapped[:, :emb], features[:, emb:], atol=1e-6)
+    np.testing.assert_allclose(swapped[:, emb:], features[:, :emb], atol=1e-6)
+    # Each half depends on its own patch only.
+    changed = agent.observation_features(_flatten_patches(left, other)).numpy()
+    np.testing.assert_array_equal(changed[:, :emb], features[:, :emb])
+
+
+def test_encoder_init_is_seeded():
+    a, b, c = _patch_agent(seed=1), _patch_agent(seed=1), _patch_agent(seed=2)
+    for va, vb in zip(a.trainable_variables, b.trainable_variables, strict=True):
+        np.testing.assert_array_equal(va.numpy(), vb.numpy())
+    assert not np.allclose(a.conv_kernels[0].numpy(), c.conv_kernels[0].numpy())
+    assert not np.allclose(a.conv_kernels[0].numpy(), a.conv_kernels[1].numpy()[:, :, :1, :4])
+
+
+def test_gradients_reach_the_conv_kernels():
+    agent = _patch_agent()
+    obs, prev_actions, prev_rewards, first = _patch_inputs(3, 4)
+    with tf.GradientTape() as tape:
+        out, _ = agent.unroll(obs, prev_actions, prev_rewards, first, agent.initial_state(4))
+        loss = tf.reduce_sum(out.value) + tf.reduce_sum(out.policy_logits)
+    variables = [*agent.conv_kernels, *agent.conv_biases, agent.embedding_kernel]
+    for variable, grad in zip(variables, tape.gradient(loss, variables), strict=True):
+        assert grad is not None, variable.name
+        assert np.abs(grad.numpy()).max() > 0, variable.name
+
+
+def test_encoder_checkpoint_round_trip(tmp_path):
+    agent = _patch_agent(seed=0)
+    obs, prev_actions, prev_rewards, first = _patch_inputs(3, 2)
+
+    def outputs(a: ActorCritic) -> np.ndarray:
+        out, _ = a.unroll(obs, prev_actions, prev_rewards, first, a.initial_state(2))
+        return out.policy_logits.numpy()
+
+    expected = outputs(agent)
+    path = tf.train.Checkpoint(agent=agent).write(str(tmp_path / "ckpt"))
+    fresh = _patch_agent(seed=7)
+    assert not np.allclose(outputs(fresh), expected)
+    tf.train.Checkpoint(agent=fresh).read(path).assert_consumed()
+    np.testing.assert_array_equal(outputs(fresh), expected)
+
+
+def test_a2c_update_with_the_encoder_is_finite():
+    agent = _patch_agent()
+    optimizer = make_optimizer("rmsprop", 1e-2)
+    optimizer.build(agent.trainable_variables)
+    learner = A2CLearner(agent, optimizer, 0.9, 1.0, 0.5, 0.01, 1.0)
+    t, b = 4, 2
+    obs, prev_actions, prev_rewards, first = _patch_inputs(t + 1, b)
+    rng = np.random.default_rng(4)
+    segment = Segment(
+        observations=tf.constant(obs),
+        prev_actions=tf.constant(prev_actions),
+        prev_rewards=tf.constant(prev_rewards),
+        first=tf.constant(first),
+        actions=tf.constant(rng.integers(0, 2, (t, b)), tf.int32),
+        rewards=tf.constant(rng.random((t, b)), tf.float32),
+        dones=tf.constant(rng.random((t, b)) < 0.2),
+        initial_state=agent.initial_state(b),
+    )
+    before = agent.conv_kernels[0].numpy().copy()
+    metrics = learner.update(segment)
+    assert bool(metrics["optim/finite"])
+    assert all(np.all(np.isfinite(v.numpy())) for v in metrics.values())
+    assert not np.allclose(before, agent.conv_kernels[0].numpy())
+
+
+def test_torso_layer_feeds_the_lstm_and_unrolls_like_steps():
+    agent = ActorCritic(3, 2, 6, seed=3, torso_units=10)
+    assert agent.torso_kernel.shape == (3 + 2 + 1, 10)
+    assert agent.input_kernel.shape == (10, 24)
+    t, b = 5, 4
+    obs, prev_actions, prev_rewards, first = _inputs(t, b)
+    state = agent.initial_state(b)
+    unrolled, _ = agent.unroll(obs, prev_actions, prev_rewards, first, state)
+    for i in range(t):
+        out, state = agent.step(obs[i], prev_actions[i], prev_rewards[i], first[i], state)
+        np.testing.assert_allclose(out.policy_logits, unrolled.policy_logits[i], atol=1e-5)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(agent.unroll(obs, prev_actions, prev_rewards, first, state)[0].value)
+    gradient = tape.gradient(loss, agent.torso_kernel)
+    assert float(tf.reduce_sum(tf.abs(gradient))) > 0
+
+
+def test_torso_units_zero_adds_no_variables_and_negative_raises():
+    assert not hasattr(ActorCritic(3, 2, 4), "torso_kernel")
+    with pytest.raises(ValueError, match="torso_units"):
+        ActorCritic(3, 2, 4, torso_units=-1)

@@ -1,5 +1,8 @@
 """Config validation: every bad value fails at once, naming the field."""
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from configs.two_step import get_config
@@ -44,3 +47,12 @@ def test_unknown_task_and_missing_field():
     del config.train["max_grad_norm"]
     with pytest.raises(ValueError, match="config.train.max_grad_norm is missing"):
         validate_config(config)
+
+
+@pytest.mark.parametrize("name", ["two_step", "harlow", "harlow_patches"])
+def test_every_shipped_config_is_valid(name):
+    config_file = Path(__file__).resolve().parent.parent / "configs" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"config_{name}", config_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    validate_config(module.get_config())

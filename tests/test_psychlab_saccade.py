@@ -40,6 +40,9 @@ class GroundTruthSpy:
     def start_episode(self, env):
         self.observer.start_episode(env)
 
+    def note_choice(self, env, side):
+        self.observer.note_choice(env, side)
+
     def observe(self, env, frame, detection):
         truth = (self.info["left_id"][env], self.info["right_id"][env])
         self.seen[env].append((*truth, int(self.info["correct_side"][env])))
@@ -96,16 +99,16 @@ def test_per_episode_ids_follow_the_images(faces):
             obs = [o[env] for o in observations[6 * episode : 6 * episode + 6]]
             first_left = truth[0][0]
             for (left_id, right_id, _), vector in zip(truth, obs, strict=True):
-                left, right = np.argmax(vector[:2]), np.argmax(vector[2:])
-                assert vector.sum() == 2.0  # both images recognised
+                left, right = np.argmax(vector[:2]), np.argmax(vector[2:4])
+                assert vector[:4].sum() == 2.0  # both images recognised
                 assert left != right
                 assert (left == 0) == (left_id == first_left)  # first image seen is id 0
                 assert (right == 0) == (right_id == first_left)
 
 
 def test_patch_and_pixel_observations(faces):
-    _, observations, _ = _play(faces, 22.5, trials=1, num_envs=2, observer=PatchesObserver(24))
-    assert observations[0].shape == (2, 2 * 24 * 24)
+    _, observations, _ = _play(faces, 22.5, trials=1, num_envs=2, observer=PatchesObserver(2, 24))
+    assert observations[0].shape == (2, 3 * 24 * 24)
     assert observations[0].min() >= 0.0 and observations[0].max() <= 1.0
     assert observations[0].std() > 0.05
     _, observations, _ = _play(faces, 22.5, trials=1, num_envs=2, observer=PixelsObserver(21))
@@ -123,3 +126,37 @@ def test_look_units_and_choice_validation(faces):
     wrapper.reset()
     with pytest.raises(ValueError, match="choices"):
         wrapper.step(np.array([0, 2]))
+
+
+def test_trial_info_reports_choice_sides_and_dataset_ids(faces):
+    spy, _, steps = _play(faces, 22.5, trials=8)
+    for env in range(spy.num_envs):
+        for t, (choices, _, _, info) in enumerate(steps):
+            left_id, right_id, correct_side = spy.seen[env][t]
+            assert info["choice"][env] == choices[env]
+            assert info["correct_side"][env] == correct_side
+            assert (info["left_id"][env], info["right_id"][env]) == (left_id, right_id)
+
+
+@pytest.mark.parametrize("make_observer", [IdsObserver, lambda n: PatchesObserver(n, 12)])
+def test_observation_shows_the_previously_chosen_image(faces, make_observer):
+    num_envs = 3
+    observer = make_observer(num_envs)
+    _, observations, steps = _play(faces, 22.5, trials=7, num_envs=num_envs, observer=observer)
+    part = observer.observation_size // 3
+    for t, obs in enumerate(observations[:7]):
+        for env in range(num_envs):
+            chosen = obs[env, 2 * part :]
+            if t % 6 == 0:  # an episode's first trial: nothing chosen yet
+                np.testing.assert_array_equal(chosen, 0.0)
+                continue
+            side = steps[t - 1][0][env]
+            previous = observations[t - 1][env]
+            np.testing.assert_array_equal(chosen, previous[side * part : (side + 1) * part])
+
+
+def test_observation_without_the_chosen_image(faces):
+    observer = IdsObserver(2, show_chosen=False)
+    _, observations, _ = _play(faces, 22.5, trials=2, num_envs=2, observer=observer)
+    assert observer.observation_size == 4
+    assert observations[-1].shape == (2, 4)

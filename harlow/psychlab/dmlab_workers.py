@@ -27,6 +27,10 @@ import numpy as np
 
 _POLL_SECONDS = 0.5
 _JOIN_SECONDS = 10.0
+DMLAB_DEATH_HINT = (
+    "A fatal check inside DeepMind Lab aborts the whole process, e.g. a dataset "
+    "image that is missing or not 256x256 RGB; its message is on the worker's stderr."
+)
 
 
 class DmlabWorkerError(RuntimeError):
@@ -89,6 +93,7 @@ class WorkerPool:
     ``call(method, args)`` calls ``method`` on every runner (in environment order) and
     returns their results as a list; ``args`` holds one argument tuple per runner.
     ``make_runner`` must be importable by name (a module-level function or class).
+    ``label`` names the workers in errors; ``death_hint`` explains a worker's death.
     """
 
     def __init__(
@@ -97,6 +102,8 @@ class WorkerPool:
         specs: Sequence[Any],
         num_workers: int,
         start_method: str = "spawn",
+        label: str = "DeepMind Lab",
+        death_hint: str = DMLAB_DEATH_HINT,
     ) -> None:
         if not 1 <= num_workers <= len(specs):
             raise ValueError(
@@ -104,6 +111,7 @@ class WorkerPool:
                 f"worker), got {num_workers}"
             )
         context = mp.get_context(start_method)
+        self._label, self._death_hint = label, death_hint
         bounds = np.linspace(0, len(specs), num_workers + 1).round().astype(int)
         self._groups = [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         self._processes: list[mp.process.BaseProcess] = []
@@ -115,7 +123,7 @@ class WorkerPool:
             process = context.Process(
                 target=_serve,
                 args=(child_end, make_runner, [specs[i] for i in group]),
-                name=f"dmlab-worker-{index}",
+                name=f"{label.lower().replace(' ', '-')}-worker-{index}",
                 daemon=True,
             )
             process.start()
@@ -162,7 +170,7 @@ class WorkerPool:
         if status == "error":
             self.close()
             raise DmlabWorkerError(
-                f"DeepMind Lab worker {index} (environments {self._describe_group(index)}) "
+                f"{self._label} worker {index} (environments {self._describe_group(index)}) "
                 f"raised an error during {method!r}:\n{payload}"
             )
         return payload
@@ -173,10 +181,9 @@ class WorkerPool:
         pid, exitcode = process.pid, process.exitcode
         self.close()
         raise DmlabWorkerError(
-            f"DeepMind Lab worker {index} (pid {pid}, environments "
+            f"{self._label} worker {index} (pid {pid}, environments "
             f"{self._describe_group(index)}) died during {method!r}: {_describe_exit(exitcode)}. "
-            "A fatal check inside DeepMind Lab aborts the whole process, e.g. a dataset "
-            "image that is missing or not 256x256 RGB; its message is on the worker's stderr."
+            f"{self._death_hint}"
         )
 
     def _describe_group(self, index: int) -> str:

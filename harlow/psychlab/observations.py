@@ -2,7 +2,15 @@
 
 Each observer turns the frame in which a trial's two images appeared (and its
 ``Detection``) into a flat float32 vector; the ``SaccadeWrapper`` calls it once
-per trial and environment.
+per trial and environment, and tells it which side the agent chose
+(``note_choice``).
+
+The image observers (ids, patches) also show, by default, the image the agent chose
+in the previous trial (zeros on an episode's first trial): the image it was fixating
+while that trial's reward came, which the frame-level agent of Wang et al. (2018) sees
+on its reward frames. Without it a trial-level agent must recover the chosen image
+from its previous action and the previous arrangement of the images (an XOR); in our
+runs that kept LSTM A2C at about 80 % correct after 300,000 trials.
 """
 
 from __future__ import annotations
@@ -17,19 +25,49 @@ from preprocessing.patches import gray_patch
 OBSERVATION_MODES = ("ids", "patches", "pixels")
 
 
+class _ChoiceMemory:
+    """Per environment: the two sides' parts of the last observation and the chosen one."""
+
+    def __init__(self, num_envs: int, part_size: int, show_chosen: bool) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.show_chosen = show_chosen
+        self.parts_per_observation = 3 if show_chosen else 2
+        self._sides = np.zeros((num_envs, 2, part_size), np.float32)
+        self._chosen = np.zeros((num_envs, part_size), np.float32)
+
+    def start_episode(self, env: int) -> None:
+        """Nothing was chosen yet in environment ``env``'s new episode."""
+        self._chosen[env] = 0.0
+
+    def note_choice(self, env: int, side: int) -> None:
+        """Environment ``env`` chose ``side`` (0 left, 1 right) of its last observation."""
+        self._chosen[env] = self._sides[env, side]
+
+    def compose(self, env: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """``[left, right(, chosen)]`` flattened; remembers both sides for ``note_choice``."""
+        self._sides[env, 0], self._sides[env, 1] = left.ravel(), right.ravel()
+        if not self.show_chosen:
+            return self._sides[env].ravel().copy()
+        return np.concatenate([self._sides[env].ravel(), self._chosen[env]])
+
+
 class IdsObserver:
-    """One-hot image ids per side: ``[left one-hot, right one-hot]``, ``2 * num_ids`` values.
+    """One-hot image ids: ``[left, right(, chosen in the previous trial)]``.
 
     With ``scope="episode"`` the first image an environment sees in an episode is id 0
     and the second id 1, so the observation works on images never seen in training.
     An unknown region (or an id >= ``num_ids``) encodes as all zeros.
     """
 
-    def __init__(self, num_envs: int, num_ids: int = 2, scope: str = "episode") -> None:
+    def __init__(
+        self, num_envs: int, num_ids: int = 2, scope: str = "episode", show_chosen: bool = True
+    ) -> None:
         if num_ids < 2:
             raise ValueError(f"num_ids must be >= 2, got {num_ids}")
         self.num_ids = num_ids
-        self.observation_size = 2 * num_ids
+        self._memory = _ChoiceMemory(num_envs, num_ids, show_chosen)
+        self.observation_size = self._memory.parts_per_observation * num_ids
         self._identities = [
             ImageIdentities(scope=scope, images_per_episode=2 if scope == "episode" else None)
             for _ in range(num_envs)
@@ -39,44 +77,56 @@ class IdsObserver:
     def start_episode(self, env: int) -> None:
         """Forgets the episode's images (per-episode scope) for environment ``env``."""
         self._identities[env].reset()
+        self._memory.start_episode(env)
+
+    def note_choice(self, env: int, side: int) -> None:
+        """Environment ``env`` chose ``side`` of its last observation."""
+        self._memory.note_choice(env, side)
 
     def ids(self, env: int, frame: np.ndarray, detection: Detection) -> list[int]:
         """The ids of the screen's left and right images in ``frame``."""
         return self._identities[env].assign(frame, [detection.left, detection.right])
 
     def observe(self, env: int, frame: np.ndarray, detection: Detection) -> np.ndarray:
-        """``[left one-hot, right one-hot]`` for environment ``env``."""
-        parts = [
+        """``[left, right(, chosen)]`` one-hots for environment ``env``."""
+        left, right = (
             self._eye[i] if UNKNOWN < i < self.num_ids else np.zeros(self.num_ids, np.float32)
             for i in self.ids(env, frame, detection)
-        ]
-        return np.concatenate(parts)
+        )
+        return self._memory.compose(env, left, right)
 
 
 class PatchesObserver:
-    """Both images as ``size x size`` grayscale patches in [0, 1], left then right, flattened.
+    """Grayscale ``size x size`` patches in [0, 1]: ``[left, right(, chosen)]``, flattened.
 
     The agent must compare pixels: nothing tells it which image is which.
     """
 
-    def __init__(self, size: int = 24) -> None:
+    def __init__(self, num_envs: int, size: int = 24, show_chosen: bool = True) -> None:
         if size < 4:
             raise ValueError(f"patch size must be >= 4, got {size}")
         self.size = size
-        self.observation_size = 2 * size * size
+        self._memory = _ChoiceMemory(num_envs, size * size, show_chosen)
+        self.num_patches = self._memory.parts_per_observation
+        self.observation_size = self.num_patches * size * size
 
     def start_episode(self, env: int) -> None:
-        """Patches carry no memory between episodes."""
+        """Nothing was chosen yet in environment ``env``'s new episode."""
+        self._memory.start_episode(env)
+
+    def note_choice(self, env: int, side: int) -> None:
+        """Environment ``env`` chose ``side`` of its last observation."""
+        self._memory.note_choice(env, side)
 
     def observe(self, env: int, frame: np.ndarray, detection: Detection) -> np.ndarray:
-        """The left and right patches, zeros where an image was not found."""
-        patches = [
+        """The patches, zeros where an image was not found."""
+        left, right = (
             gray_patch(frame, box, self.size)
             if box is not None
             else np.zeros((self.size, self.size), np.float32)
             for box in (detection.left, detection.right)
-        ]
-        return np.stack(patches).ravel()
+        )
+        return self._memory.compose(env, left, right)
 
 
 class PixelsObserver:
@@ -90,6 +140,9 @@ class PixelsObserver:
 
     def start_episode(self, env: int) -> None:
         """Pixels carry no memory between episodes."""
+
+    def note_choice(self, env: int, side: int) -> None:
+        """The whole frame already shows where the agent looked: nothing to remember."""
 
     def observe(self, env: int, frame: np.ndarray, detection: Detection) -> np.ndarray:
         """The downsampled grayscale frame."""

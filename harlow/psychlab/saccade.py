@@ -17,9 +17,13 @@ Contract (batched, lockstep over N environments, like every ``BatchedEnv``):
     one frame after the images appear) and the choice reward (+5 or -5).
   * Auto-reset: where ``done`` (the episode's last trial was played),
     ``observation`` is already the first trial of the next episode.
-  * ``info`` holds per-environment arrays: ``choice_reward`` (the +-5),
-    ``correct`` (the choice was rewarded), ``frames`` (frames this trial took) and
-    ``timeouts`` (trials cut short by ``max_frames_per_trial``; 0 in normal play).
+  * ``info`` holds per-environment arrays about the trial just played:
+    ``choice`` (the side chosen), ``choice_reward`` (the +-5), ``correct`` (the
+    choice was rewarded), ``correct_side`` (the rewarded image's side, known from
+    the reward), ``left_id`` and ``right_id`` (the dataset ids shown, where the
+    frame-level environment reports them, else -1: never shown to the agent),
+    ``frames`` (frames this trial took) and ``timeouts`` (trials cut short by
+    ``max_frames_per_trial``; 0 in normal play).
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class TrialObserver(Protocol):
 
     def observe(self, env: int, frame: np.ndarray, detection: Detection) -> np.ndarray:
         """The observation vector of environment ``env`` for this trial."""
+
+    def note_choice(self, env: int, side: int) -> None:
+        """Environment ``env`` chose ``side`` (LEFT or RIGHT) of its last observation."""
 
 
 @dataclass
@@ -97,11 +104,14 @@ class SaccadeWrapper:
         self._controllers = [_Controller() for _ in range(self.num_envs)]
         self._frames: np.ndarray | None = None
         self._observation = np.zeros((self.num_envs, self.observation_size), np.float32)
+        self._image_ids = np.full((self.num_envs, 2), -1, np.int32)  # of each trial's frame
+        self._frame_info: dict[str, np.ndarray] = {}
 
     # ------------------------------------------------------------------ public
     def reset(self) -> np.ndarray:
         """Starts new episodes; returns the first trial's observations."""
         self._frames = self.env.reset()
+        self._frame_info = {}
         self._controllers = [_Controller() for _ in range(self.num_envs)]
         for env in range(self.num_envs):
             self.observer.start_episode(env)
@@ -116,17 +126,24 @@ class SaccadeWrapper:
         choices = np.asarray(choices)
         if choices.shape != (self.num_envs,) or not np.isin(choices, (LEFT, RIGHT)).all():
             raise ValueError(f"choices must be {self.num_envs} values in {{0, 1}}, got {choices}")
-        for controller, side in zip(self._controllers, choices, strict=True):
+        for env, (controller, side) in enumerate(zip(self._controllers, choices, strict=True)):
             controller.phase, controller.side = "choose", int(side)
             controller.saccade_sent = controller.saw_cross = False
+            self.observer.note_choice(env, int(side))
+        image_ids = self._image_ids.copy()
         rewards = np.zeros(self.num_envs)
         choice_rewards = np.zeros(self.num_envs)
         dones = np.zeros(self.num_envs, bool)
         frames_used = np.zeros(self.num_envs, int)
         timeouts = self._run_until_ready(dones, rewards, frames_used, choice_rewards)
+        correct = choice_rewards > 0
         info = {
+            "choice": choices.astype(np.int8),
             "choice_reward": choice_rewards.astype(np.float32),
-            "correct": choice_rewards > 0,
+            "correct": correct,
+            "correct_side": np.where(correct, choices, 1 - choices).astype(np.int8),
+            "left_id": image_ids[:, 0],
+            "right_id": image_ids[:, 1],
             "frames": frames_used,
             "timeouts": timeouts,
         }
@@ -163,7 +180,7 @@ class SaccadeWrapper:
                 if controller.phase != "ready":
                     actions[env] = self._action(controller, detection)
                     frames_used[env] += 1
-            self._frames, frame_rewards, frame_dones, _ = self.env.step(actions)
+            self._frames, frame_rewards, frame_dones, self._frame_info = self.env.step(actions)
             live = ~dones
             rewards[live] += frame_rewards[live]
             if choice_rewards is not None:
@@ -179,6 +196,7 @@ class SaccadeWrapper:
         timeouts[stuck] = 1
         for env in np.flatnonzero(stuck):
             self._observation[env] = self.observer.observe(env, self._frames[env], detections[env])
+            self._image_ids[env] = self._reported_image_ids(env)
             self._controllers[env].phase = "ready"
         return timeouts
 
@@ -193,7 +211,15 @@ class SaccadeWrapper:
             both = detection.left is not None and detection.right is not None
             if controller.saw_cross and both and detection.cross is None:
                 self._observation[env] = self.observer.observe(env, self._frames[env], detection)
+                self._image_ids[env] = self._reported_image_ids(env)
                 controller.phase = "ready"
+
+    def _reported_image_ids(self, env: int) -> tuple[int, int]:
+        """Dataset ids of the shown images, if the frame-level environment reports them."""
+        info = self._frame_info
+        if "left_id" in info and "right_id" in info:
+            return int(info["left_id"][env]), int(info["right_id"][env])
+        return -1, -1
 
     def _action(self, controller: _Controller, detection: Detection) -> np.ndarray:
         action = np.zeros(ACTION_SIZE, np.intc)

@@ -1,0 +1,34 @@
+"""Harlow task from pixels of the images: grayscale patches through a shared conv encoder.
+
+The agent gets no image ids: each trial it sees the left and right images (and the
+one it chose in the previous trial) as 24x24 grayscale crops, so it must compare
+pixels to recognise the rewarded image.
+
+Train: python -m harlow.train --config=configs/harlow_patches.py --workdir=runs/patches
+"""
+
+import importlib.util
+from pathlib import Path
+
+import ml_collections
+
+
+def _ids_config() -> ml_collections.ConfigDict:
+    """The default Harlow config, loaded from the file beside this one (any working folder)."""
+    spec = importlib.util.spec_from_file_location(
+        "harlow_ids_config", Path(__file__).with_name("harlow.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """Returns the patches experiment: the default Harlow config with a conv encoder."""
+    config = _ids_config()
+    config.env.observation = "patches"
+    config.agent.encoder = "conv"
+    config.agent.lstm_units = 64
+    config.train.total_env_steps = 600_000  # trials: 100,000 episodes
+    config.train.learning_rate = 3e-3
+    return config

@@ -1,0 +1,186 @@
+"""The trial-level Harlow environment the agent trains on, built from a config.
+
+``make_env(config, num_envs, seed, split)`` loads (and validates) the dataset, builds
+the frame-level backend (the built-in simulator or DeepMind Lab), the observer of
+``config.env.observation`` and the ``SaccadeWrapper`` on top: one agent step per
+trial, LEFT (0) or RIGHT (1). With ``config.env.num_workers > 0`` the environments
+are split over that many worker processes (each builds its own backend, wrapper and
+vision pipeline), behind the same batched interface.
+
+This module imports no TensorFlow, so worker processes start quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+
+from harlow.datasets import default_dataset_path, load_dataset
+from harlow.psychlab.dmlab_workers import WorkerPool
+from harlow.psychlab.observations import IdsObserver, PatchesObserver, PixelsObserver
+from harlow.psychlab.saccade import SaccadeWrapper
+from harlow.psychlab.simulator import BatchedHarlowSimulator
+
+BACKENDS = ("simulator", "dmlab")
+SPLITS = ("train", "heldout")
+TRIALS_PER_EPISODE = 6
+_WORKER_DEATH_HINT = "Its traceback, if any, is on the worker's stderr."
+
+
+@dataclass(frozen=True)
+class TrialEnvSpec:
+    """Everything needed to build one group of trial-level environments (picklable)."""
+
+    num_envs: int
+    seed: int
+    split: str
+    dataset: str
+    backend: str
+    observation: str
+    show_chosen: bool
+    num_ids: int
+    id_scope: str
+    patch_size: int
+    pixels_size: int
+    frame_size: int
+    spawn_yaw_range_deg: float
+    max_frames_per_trial: int
+
+
+def dataset_path(config: ml_collections.ConfigDict) -> Path:
+    """The dataset folder of ``config.dataset`` (the bundled faces when empty)."""
+    return Path(config.dataset) if config.dataset else default_dataset_path()
+
+
+def spec_from_config(
+    config: ml_collections.ConfigDict, num_envs: int, seed: int, split: str
+) -> TrialEnvSpec:
+    """The ``TrialEnvSpec`` of ``num_envs`` environments described by ``config.env``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    env = config.env
+    return TrialEnvSpec(
+        num_envs=num_envs,
+        seed=seed,
+        split=split,
+        dataset=str(dataset_path(config)),
+        backend=env.backend,
+        observation=env.observation,
+        show_chosen=env.show_chosen,
+        num_ids=env.num_ids,
+        id_scope=env.id_scope,
+        patch_size=env.patch_size,
+        pixels_size=env.pixels_size,
+        frame_size=env.frame_size,
+        spawn_yaw_range_deg=env.spawn_yaw_range_deg,
+        max_frames_per_trial=env.max_frames_per_trial,
+    )
+
+
+def _observer(spec: TrialEnvSpec) -> IdsObserver | PatchesObserver | PixelsObserver:
+    if spec.observation == "ids":
+        return IdsObserver(spec.num_envs, spec.num_ids, spec.id_scope, spec.show_chosen)
+    if spec.observation == "patches":
+        return PatchesObserver(spec.num_envs, spec.patch_size, spec.show_chosen)
+    if spec.observation == "pixels":
+        return PixelsObserver(spec.pixels_size)
+    raise ValueError(f"unknown observation mode {spec.observation!r}")
+
+
+def observation_size(spec: TrialEnvSpec) -> int:
+    """Length of the observation vector of ``spec`` (without building an environment)."""
+    return _observer(spec).observation_size
+
+
+def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
+    """The backend, observer and ``SaccadeWrapper`` of ``spec``, in this process."""
+    dataset = load_dataset(spec.dataset)
+    image_ids = dataset.ids(spec.split)
+    size = spec.frame_size
+    if spec.backend == "simulator":
+        backend = BatchedHarlowSimulator(
+            spec.num_envs,
+            dataset.images,
+            image_ids,
+            width=size,
+            height=size,
+            seed=spec.seed,
+            spawn_yaw_range_deg=spec.spawn_yaw_range_deg,
+        )
+    elif spec.backend == "dmlab":
+        from harlow.psychlab.dmlab import DmlabHarlowEnv  # imports deepmind_lab lazily
+
+        backend = DmlabHarlowEnv(
+            spec.num_envs,
+            dataset.images[image_ids - 1],
+            image_ids,
+            split=spec.split,
+            width=size,
+            height=size,
+            seed=spec.seed,
+        )
+    else:
+        raise ValueError(f"config.env.backend must be one of {BACKENDS}, got {spec.backend!r}")
+    return SaccadeWrapper(backend, _observer(spec), spec.max_frames_per_trial)
+
+
+class ParallelTrialEnv:
+    """Trial-level environments spread over worker processes, in lockstep.
+
+    Same contract as ``SaccadeWrapper`` (``reset``, ``step(choices)``, ``close``); the
+    environments of ``specs[i]`` run in worker ``i`` and come back in order.
+    """
+
+    num_actions = 2
+
+    def __init__(self, specs: list[TrialEnvSpec]) -> None:
+        self.num_envs = sum(spec.num_envs for spec in specs)
+        self.observation_size = observation_size(specs[0])
+        self._bounds = np.cumsum([0] + [spec.num_envs for spec in specs])
+        self._pool = WorkerPool(
+            build_trial_env,
+            specs,
+            num_workers=len(specs),
+            label="Harlow environment",
+            death_hint=_WORKER_DEATH_HINT,
+        )
+
+    def reset(self) -> np.ndarray:
+        """Starts new episodes everywhere; returns the first trials' observations."""
+        return np.concatenate(self._pool.call("reset"))
+
+    def step(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """Plays one trial in every environment (see ``SaccadeWrapper.step``)."""
+        choices = np.asarray(choices)
+        if choices.shape != (self.num_envs,):
+            raise ValueError(f"choices must have shape ({self.num_envs},), got {choices.shape}")
+        groups = [(choices[a:b],) for a, b in zip(self._bounds[:-1], self._bounds[1:], strict=True)]
+        results = self._pool.call("step", groups)
+        observations, rewards, dones, infos = zip(*results, strict=True)
+        info = {key: np.concatenate([i[key] for i in infos]) for key in infos[0]}
+        return np.concatenate(observations), np.concatenate(rewards), np.concatenate(dones), info
+
+    def close(self) -> None:
+        """Stops the workers (they close their environments)."""
+        self._pool.close()
+
+
+def make_env(
+    config: ml_collections.ConfigDict, num_envs: int, seed: int, split: str | None = None
+) -> SaccadeWrapper | ParallelTrialEnv:
+    """``num_envs`` trial-level Harlow environments on ``split`` (default ``config.env.split``)."""
+    split = split or config.env.split
+    workers = min(config.env.num_workers, num_envs)
+    if workers == 0:
+        return build_trial_env(spec_from_config(config, num_envs, seed, split))
+    load_dataset(dataset_path(config))  # a bad dataset fails here, with a clear error
+    sizes = np.diff(np.linspace(0, num_envs, workers + 1).round().astype(int))
+    seeds = np.random.SeedSequence(seed).generate_state(workers)
+    specs = [
+        spec_from_config(config, int(size), int(worker_seed), split)
+        for size, worker_seed in zip(sizes, seeds, strict=True)
+    ]
+    return ParallelTrialEnv(specs)

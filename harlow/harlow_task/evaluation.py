@@ -1,0 +1,136 @@
+"""Runs a frozen agent on Harlow episodes and writes the learning-set report."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+from tqdm import tqdm
+
+from harlow.agent import ActorCritic
+from harlow.atomic_io import atomic_write_text
+from harlow.harlow_task import analysis, plots
+from harlow.harlow_task import env as harlow_env
+from harlow.rollout import Actor
+
+_COLUMNS = ("choice", "correct_side", "reward", "left_id", "right_id", "timeouts")
+
+
+def make_env(config: ml_collections.ConfigDict, num_envs: int, seed: int):
+    """Trial-level environments on the training split (``config.env.split``)."""
+    return harlow_env.make_env(config, num_envs, seed)
+
+
+def collect_trials(
+    agent: ActorCritic,
+    config: ml_collections.ConfigDict,
+    episodes: int,
+    seed: int,
+    greedy: bool,
+    split: str,
+    show_progress: bool | None = None,
+) -> analysis.TrialTable:
+    """Plays ``episodes`` whole episodes on ``split`` with frozen weights; records every trial."""
+    num_envs = min(config.eval.num_envs, episodes)
+    env = harlow_env.make_env(config, num_envs, seed, split)
+    finished: dict[str, list[np.ndarray]] = {key: [] for key in _COLUMNS}
+    current = [{key: [] for key in _COLUMNS} for _ in range(num_envs)]
+    done_episodes = 0
+    try:
+        actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
+        with tqdm(total=episodes, unit="episode", disable=show_progress is False) as bar:
+            while done_episodes < episodes:
+                actions, rewards, dones, info = actor.step()
+                row = {
+                    "choice": actions,
+                    "correct_side": info["correct_side"],
+                    "reward": rewards,
+                    "left_id": info["left_id"],
+                    "right_id": info["right_id"],
+                    "timeouts": info["timeouts"],
+                }
+                for e in range(num_envs):
+                    for key in _COLUMNS:
+                        current[e][key].append(row[key][e])
+                    if dones[e]:
+                        complete = len(current[e]["choice"]) == analysis.TRIALS
+                        if complete and done_episodes < episodes:
+                            for key in _COLUMNS:
+                                finished[key].append(np.array(current[e][key]))
+                            done_episodes += 1
+                            bar.update()
+                        current[e] = {key: [] for key in _COLUMNS}
+    finally:
+        env.close()
+    return analysis.TrialTable(**{key: np.stack(finished[key]) for key in _COLUMNS})
+
+
+def evaluate(
+    agent: ActorCritic,
+    config: ml_collections.ConfigDict,
+    episodes: int,
+    seed: int,
+    greedy: bool,
+    output_dir: str | os.PathLike,
+) -> dict:
+    """Evaluates on ``config.eval.split``; writes ``trials.csv`` and ``accuracy_by_trial.png``."""
+    split = config.eval.split
+    table = collect_trials(agent, config, episodes, seed, greedy, split)
+    summary = {"split": split, "dataset": str(harlow_env.dataset_path(config))}
+    summary |= analysis.summarize(table)
+    output_dir = Path(output_dir)
+    atomic_write_text(output_dir / "trials.csv", table.to_csv())
+    atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
+    title = f"Harlow, {split} images, {episodes} episodes"
+    plots.plot_accuracy_by_trial(summary, output_dir / "accuracy_by_trial.png", title)
+    return summary
+
+
+def stage_summary(
+    agent: ActorCritic, config: ml_collections.ConfigDict, episodes: int, seed: int, greedy: bool
+) -> dict:
+    """Accuracy by trial of one training stage (a checkpoint), on ``config.eval.split``."""
+    table = collect_trials(agent, config, episodes, seed, greedy, config.eval.split, False)
+    return analysis.summarize(table)
+
+
+def plot_stages(stages: list[dict], path: str | os.PathLike) -> None:
+    """The learning-set curves of successive checkpoints."""
+    for stage in stages:
+        stage["episodes_trained"] = stage["env_steps"] // analysis.TRIALS
+    plots.plot_stages(stages, path)
+
+
+def _percent(entry: dict) -> str:
+    if entry["accuracy"] is None:
+        return "n/a"
+    low, high = 100 * entry["ci_low"], 100 * entry["ci_high"]
+    return f"{100 * entry['accuracy']:5.1f} % [{low:.1f}, {high:.1f}] (n={entry['n']})"
+
+
+def format_summary(summary: dict) -> str:
+    """Human-readable lines: accuracy per trial, trials 2..6, reward per episode."""
+    lines = [f"{summary['episodes']} episodes on {summary['split']} images:"]
+    for entry in summary["accuracy_by_trial"]:
+        lines.append(f"  trial {entry['trial']}: {_percent(entry)}")
+    lines.append(f"  trials 2..6: {_percent(summary['trials_2_to_6'])}")
+    lines.append(
+        f"  trial 2 after a wrong trial 1: {_percent(summary['trial_2_after_wrong_trial_1'])}"
+    )
+    optimum, random = summary["optimal_reward_per_episode"], summary["random_reward_per_episode"]
+    lines.append(
+        f"reward per episode {summary['reward_per_episode']:.2f} "
+        f"(optimum {optimum:g}, random {random:g})"
+    )
+    if summary["timeouts"]:
+        lines.append(f"warning: {summary['timeouts']} trials timed out in the saccade wrapper")
+    return "\n".join(lines)
+
+
+def plot_seeds(summaries: list[dict], path: str | os.PathLike) -> None:
+    """Accuracy by trial over seeds: mean and one line per seed."""
+    labels = [f"seed {s.get('seed', i)}" for i, s in enumerate(summaries)]
+    plots.plot_seeds(summaries, labels, path)

@@ -1,0 +1,265 @@
+"""Command line: train several seeds in parallel subprocesses, then evaluate them together.
+
+    python -m harlow.sweep --config=configs/two_step.py --seeds=0-4 --workdir=runs/sweep \
+        [--parallel=2] [--episodes=300] [--eval_args="--greedy"] [--config.train.lr=...]
+
+Each seed trains in ``<workdir>/seed_<s>`` (``python -m harlow.train``, output in its
+``train.log``), at most ``--parallel`` at a time; ``--config.*`` overrides apply to every
+seed. Then one ``python -m harlow.evaluate`` call over all seeds writes the per-seed
+reports and the aggregated ``<workdir>/eval/seeds.json`` and ``seeds.png``. Running the
+same command again resumes: each seed continues from its latest checkpoint, and a seed
+that has finished only re-saves its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, NoReturn
+
+from absl import app, flags
+from ml_collections import config_flags
+from tqdm import tqdm
+
+from harlow.config_validation import validate_config
+from harlow.seeds import (
+    config_override_args,
+    log_tail,
+    parse_seeds,
+    seed_workdir,
+    thread_env,
+)
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to an ml_collections config file.", lock_config=True
+)
+_SEEDS = flags.DEFINE_string("seeds", None, "N (seeds 0..N-1), a range 'A-B', or a list '1,3'.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Sweep directory: seed_<s>/ per seed, eval/.")
+_PARALLEL = flags.DEFINE_integer(
+    "parallel", None, "Seeds trained at once; default: the number of CPU cores.", lower_bound=1
+)
+_EPISODES = flags.DEFINE_integer(
+    "episodes", None, "Test episodes; default: config.eval.episodes.", lower_bound=1
+)
+_EVAL_ARGS = flags.DEFINE_string(
+    "eval_args", "", "Extra flags for harlow.evaluate, as one string, e.g. '--greedy --seed=7'."
+)
+_PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar of finished seeds.")
+flags.mark_flags_as_required(["config", "seeds", "workdir"])
+
+LOG_FILE = "train.log"
+_POLL_SECONDS = 0.5
+# The line harlow.trainer logs once per logging window under --noprogress.
+_ENV_STEPS_LINE = re.compile(rb"env steps (\d+)")
+
+
+@dataclass
+class _Run:
+    """One seed's training subprocess."""
+
+    seed: int
+    log_path: Path
+    process: subprocess.Popen
+    log: IO[bytes]
+    start: float = field(default_factory=time.perf_counter)
+
+
+def _start(seed: int, workdir: Path, base_args: list[str], env: dict[str, str]) -> _Run:
+    run_dir = seed_workdir(workdir, seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "harlow.train",
+        *base_args,
+        f"--workdir={run_dir}",
+        f"--config.seed={seed}",
+        "--noprogress",
+    ]
+    log_path = run_dir / LOG_FILE
+    log = log_path.open("ab")
+    log.write(f"=== {datetime.now():%Y-%m-%d %H:%M:%S} {shlex.join(command)}\n".encode())
+    log.flush()
+    # A session of its own: a Ctrl-C reaches the sweep only, which forwards exactly one
+    # SIGINT per child, so that each child saves a checkpoint once and exits.
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+    return _Run(seed, log_path, process, log)
+
+
+def _latest_env_steps(log_path: Path) -> int | None:
+    """Env steps of the last progress line of the current run in a training log, if any."""
+    with log_path.open("rb") as f:
+        f.seek(max(0, log_path.stat().st_size - 4096))
+        current_run = f.read().rpartition(b"\n=== ")[2]  # after _start's header line
+        found = _ENV_STEPS_LINE.findall(current_run)
+    return int(found[-1]) if found else None
+
+
+def train_seeds(
+    seeds: list[int],
+    workdir: Path,
+    base_args: list[str],
+    parallel: int,
+    total_env_steps: int,
+    show_progress: bool,
+) -> dict[int, int]:
+    """Trains every seed, ``parallel`` at a time; returns each seed's exit code."""
+    env = thread_env(os.cpu_count() or 1, parallel)
+    pending = list(seeds)
+    running: list[_Run] = []
+    codes: dict[int, int] = {}
+    bar = tqdm(total=len(seeds), unit="seed", desc="sweep", disable=not show_progress)
+    try:
+        while pending or running:
+            while pending and len(running) < parallel:
+                running.append(_start(pending.pop(0), workdir, base_args, env))
+            time.sleep(_POLL_SECONDS)
+            for run in [r for r in running if r.process.poll() is not None]:
+                running.remove(run)
+                run.log.close()
+                codes[run.seed] = run.process.returncode
+                status = "done" if run.process.returncode == 0 else "FAILED"
+                bar.write(
+                    f"seed {run.seed} {status} in {time.perf_counter() - run.start:.0f} s "
+                    f"(exit code {run.process.returncode}); log {run.log_path}"
+                )
+                bar.update(1)
+            progress = {r.seed: _latest_env_steps(r.log_path) for r in running}
+            bar.set_postfix_str(
+                ", ".join(
+                    f"seed {s}: {100 * steps / total_env_steps:.0f}%"
+                    if steps is not None
+                    else f"seed {s}: starting"
+                    for s, steps in progress.items()
+                )
+            )
+    except KeyboardInterrupt:
+        bar.close()
+        print("\ninterrupted: stopping the running seeds (each saves a checkpoint)...")
+        for run in running:
+            run.process.send_signal(signal.SIGINT)  # harlow.train saves, then exits
+        for run in running:
+            run.process.wait()
+            run.log.close()
+        raise
+    bar.close()
+    return codes
+
+
+def evaluate_seeds(
+    seeds: list[int], workdir: Path, episodes: int | None, eval_args: list[str]
+) -> int:
+    """Evaluates all seeds in one ``harlow.evaluate`` call; returns its exit code."""
+    output_dir = workdir / "eval"
+    command = [
+        sys.executable,
+        "-m",
+        "harlow.evaluate",
+        *(f"--workdir={seed_workdir(workdir, s)}" for s in seeds),
+        f"--output_dir={output_dir}",
+        *([f"--episodes={episodes}"] if episodes is not None else []),
+        *eval_args,
+    ]
+    print(f"evaluating {len(seeds)} seed(s): {shlex.join(command)}", flush=True)
+    code = subprocess.run(command).returncode
+    if code == 0:
+        if len(seeds) > 1:
+            print(
+                f"aggregated report: {output_dir / 'seeds.json'}; "
+                f"figure: {output_dir / 'seeds.png'}"
+            )
+        else:
+            print(f"report: {output_dir / 'report.json'}")
+    return code
+
+
+def _fail(message: object) -> NoReturn:
+    """Prints ``message`` as a one-line error and exits with status 1."""
+    lines = (line.strip() for line in str(message).splitlines())
+    print("error: " + "; ".join(line for line in lines if line), file=sys.stderr)
+    sys.exit(1)
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing, with a one-line error instead of a traceback.
+
+    So that a typo in a ``--config.*`` override stops the sweep before any child starts,
+    saying which field it did not find.
+    """
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        _fail(f"{e} (see --help)")
+    except (AttributeError, KeyError) as e:
+        # config_flags raises these for an unknown field, wrapping a KeyError.
+        while isinstance(e, BaseException) and e.args:
+            e = e.args[0]
+        _fail(f"bad --config override or config file: no field {e}")
+
+
+def main(argv: list[str]) -> None:
+    """Entry point: check the config, train the seeds, report failures, evaluate."""
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    config_flag = flags.FLAGS[_CONFIG.name]
+    config_file = Path(config_flags.get_config_filename(config_flag))
+    if not config_file.is_file():
+        _fail(f"config file {config_file} not found")
+    if "seed" in config_flags.get_override_values(config_flag):
+        _fail("--config.seed cannot be set in a sweep: choose the seeds with --seeds")
+    try:
+        seeds = parse_seeds(_SEEDS.value)
+        eval_args = shlex.split(_EVAL_ARGS.value)
+        validate_config(_CONFIG.value)
+    except (ValueError, OSError) as e:
+        _fail(e)
+    workdir = Path(_WORKDIR.value)
+    parallel = min(_PARALLEL.value or os.cpu_count() or 1, len(seeds))
+    argv_overrides = flags.FLAGS.read_flags_from_files(sys.argv[1:], force_gnu=False)
+    base_args = [config_flag.serialize(), *config_override_args(argv_overrides, flags.FLAGS)]
+    print(f"training seeds {seeds} in {workdir}, {parallel} at a time; logs:")
+    for seed in seeds:
+        print(f"  seed {seed}: {seed_workdir(workdir, seed) / LOG_FILE}")
+    sys.stdout.flush()
+    try:
+        codes = train_seeds(
+            seeds,
+            workdir,
+            base_args,
+            parallel,
+            _CONFIG.value.train.total_env_steps,
+            _PROGRESS.value,
+        )
+    except KeyboardInterrupt:
+        print("interrupted: run the same command to resume", file=sys.stderr)
+        sys.exit(130)
+    failed = [s for s in seeds if codes[s] != 0]
+    if failed:
+        for seed in failed:
+            log_path = seed_workdir(workdir, seed) / LOG_FILE
+            print(
+                f"\n--- seed {seed} failed (exit code {codes[seed]}); end of {log_path}:\n"
+                f"{log_tail(log_path)}",
+                file=sys.stderr,
+            )
+        print(
+            f"\nerror: seeds {failed} failed (of {seeds}); nothing was evaluated. Fix the "
+            "cause and run the same command again: finished seeds are not retrained.",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    sys.exit(evaluate_seeds(seeds, workdir, _EPISODES.value, eval_args))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=_parse_flags)

@@ -1,0 +1,122 @@
+"""The Harlow command lines as a user runs them: train, evaluate (held-out, custom data), errors."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = [
+    "--config.agent.lstm_units=8",
+    "--config.train.num_envs=4",
+    "--config.train.total_env_steps=480",
+    "--config.train.checkpoint_every_seconds=0.5",
+    "--config.eval.num_envs=4",
+    "--config.eval.stages=3",
+    "--config.eval.stage_episodes=4",
+]
+
+
+def _run(module: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("harlow_run")
+    result = _run(
+        "harlow.train", "--config=configs/harlow.py", f"--workdir={workdir}", "--noprogress", *TINY
+    )
+    assert result.returncode == 0, result.stderr
+    assert "trained 480 env steps (80 episodes" in result.stdout
+    assert "frames/s" in result.stdout  # where the time went
+    return workdir
+
+
+def test_evaluate_writes_the_learning_set_report(trained, tmp_path):
+    out = tmp_path / "eval"
+    result = _run("harlow.evaluate", f"--workdir={trained}", "--episodes=8", f"--output_dir={out}")
+    assert result.returncode == 0, result.stderr
+    assert "trials 2..6:" in result.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"] == "heldout" and report["episodes"] == 8
+    assert [e["trial"] for e in report["accuracy_by_trial"]] == [1, 2, 3, 4, 5, 6]
+    assert report["env_steps"] == 480 and report["timeouts"] == 0
+    with open(out / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 48
+    assert all(int(row["left_image"]) > 200 for row in rows)  # held-out faces
+    assert (out / "accuracy_by_trial.png").stat().st_size > 0
+    stages = json.loads((out / "stages.json").read_text())
+    assert 2 <= len(stages) <= 3
+    assert stages[-1]["env_steps"] == 480
+    assert (out / "stages.png").stat().st_size > 0
+
+
+def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
+    out = tmp_path / "train_split"
+    result = _run(
+        "harlow.evaluate",
+        f"--workdir={trained}",
+        "--episodes=4",
+        "--split=train",
+        "--nostages",
+        f"--output_dir={out}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "report.json").read_text())["split"] == "train"
+    assert not (out / "stages.png").exists()
+
+    faces = tmp_path / "other_faces"
+    made = _run(
+        "harlow.datasets", "generate-faces", f"--out={faces}", "--count=12", "--heldout=4",
+        "--seed=99",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "custom"
+    result = _run(
+        "harlow.evaluate",
+        f"--workdir={trained}",
+        "--episodes=4",
+        "--nostages",
+        f"--config.dataset={faces}",
+        f"--output_dir={out}",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"] == str(faces) and report["episodes"] == 4
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("--config.env.observation=patches", "trained with config.env.observation='ids'"),
+        ("--config.env.show_chosen=false", "config.env.show_chosen=True"),
+        ("--config.agent.lstm_units=16", "config.agent.lstm_units=8"),
+        ("--config.env.colour=red", "no field 'env.colour'"),
+        ("--config.env.backend=unreal", "config.env.backend must be"),
+    ],
+)
+def test_evaluate_refuses_configs_that_cannot_fit(trained, tmp_path, override, message):
+    result = _run(
+        "harlow.evaluate",
+        f"--workdir={trained}",
+        "--episodes=2",
+        override,
+        f"--output_dir={tmp_path}",
+    )
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not (tmp_path / "report.json").exists()

@@ -1,0 +1,149 @@
+"""The Harlow task as the trainer sees it: environments from configs, analysis, evaluation."""
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from configs.harlow import get_config
+from harlow.agent import ActorCritic
+from harlow.config_validation import validate_config
+from harlow.datasets import DatasetError
+from harlow.harlow_task import analysis
+from harlow.harlow_task.env import ParallelTrialEnv, make_env
+from harlow.harlow_task.evaluation import collect_trials, evaluate, format_summary, plot_seeds
+from harlow.tasks import build_agent
+
+
+def tiny_config():
+    config = get_config()
+    config.agent.lstm_units = 8
+    config.train.num_envs = 4
+    config.eval.num_envs = 4
+    return config
+
+
+@pytest.mark.parametrize(
+    ("observation", "show_chosen", "size"),
+    [("ids", True, 6), ("ids", False, 4), ("patches", True, 3 * 24 * 24), ("pixels", True, 441)],
+)
+def test_observation_sizes(observation, show_chosen, size):
+    config = tiny_config()
+    config.env.observation, config.env.show_chosen = observation, show_chosen
+    env = make_env(config, 2, seed=0)
+    try:
+        assert env.observation_size == size
+        assert env.reset().shape == (2, size)
+    finally:
+        env.close()
+
+
+def test_worker_processes_match_the_in_process_contract():
+    config = tiny_config()
+    config.env.num_workers = 2
+    env = make_env(config, 3, seed=1)
+    try:
+        assert isinstance(env, ParallelTrialEnv)
+        assert env.reset().shape == (3, 6)
+        for _ in range(6):
+            obs, reward, done, info = env.step(np.array([0, 1, 0]))
+        assert obs.shape == (3, 6) and reward.shape == (3,)
+        assert done.all()  # the sixth trial ends every episode
+        assert set(info) >= {"choice", "correct_side", "left_id", "right_id", "timeouts"}
+        assert (info["left_id"] > 0).all() and (info["timeouts"] == 0).all()
+        with pytest.raises(ValueError, match="choices"):
+            env.step(np.array([0, 1]))
+    finally:
+        env.close()
+
+
+def test_bad_dataset_is_named(tmp_path):
+    config = tiny_config()
+    config.dataset = str(tmp_path / "missing")
+    with pytest.raises(DatasetError, match="missing"):
+        make_env(config, 1, seed=0)
+    config.env.num_workers = 1
+    with pytest.raises(DatasetError, match="missing"):
+        make_env(config, 1, seed=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("env.backend", "unreal", "config.env.backend"),
+        ("env.observation", "sound", "config.env.observation"),
+        ("env.frame_size", 16, "config.env.frame_size"),
+        ("eval.split", "test", "config.eval.split"),
+        ("agent.encoder", "conv", "needs config.env.observation='patches'"),
+    ],
+)
+def test_config_validation_names_the_field(field, value, message):
+    config = get_config()
+    section, key = field.split(".")
+    config[section][key] = value
+    with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+def test_patches_config_builds_a_conv_agent():
+    config = tiny_config()
+    config.env.observation, config.agent.encoder = "patches", "conv"
+    validate_config(config)
+    env = make_env(config, 1, seed=0)
+    try:
+        agent = build_agent(config, env)
+    finally:
+        env.close()
+    assert agent.encoder is not None and agent.encoder.num_patches == 3
+
+
+def _table(correct_rows):
+    correct = np.array(correct_rows, bool)
+    correct_side = np.zeros_like(correct, int)
+    choice = np.where(correct, 0, 1)
+    reward = 1.0 + np.where(correct, 5.0, -5.0)
+    ids = np.ones_like(choice)
+    return analysis.TrialTable(choice, correct_side, reward, ids, 2 * ids, 0 * ids)
+
+
+def test_summary_counts_and_intervals():
+    table = _table([[1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 0], [0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    summary = analysis.summarize(table)
+    by_trial = summary["accuracy_by_trial"]
+    assert [e["accuracy"] for e in by_trial] == [0.5, 0.75, 1.0, 1.0, 1.0, 0.75]
+    assert all(e["ci_low"] <= e["accuracy"] <= e["ci_high"] for e in by_trial)
+    assert by_trial[2]["ci_low"] < 1.0  # 4 episodes cannot prove 100 %
+    assert summary["trials_2_to_6"]["accuracy"] == pytest.approx(18 / 20)
+    assert summary["trial_2_after_wrong_trial_1"]["accuracy"] == 0.5
+    assert summary["trial_2_after_right_trial_1"]["accuracy"] == 1.0
+    assert summary["reward_per_episode"] == pytest.approx(np.mean([36, 16, 16, 36]))
+    rows = list(csv.DictReader(io.StringIO(table.to_csv())))
+    assert len(rows) == 24
+    assert rows[6] == {
+        "episode": "1",
+        "trial": "1",
+        "left_image": "1",
+        "right_image": "2",
+        "chosen_side": "right",
+        "correct_side": "left",
+        "reward": "-4",
+        "correct": "0",
+    }
+
+
+def test_untrained_agent_is_at_chance_and_the_report_is_written(tmp_path):
+    config = tiny_config()
+    agent = ActorCritic(observation_size=6, num_actions=2, lstm_units=8, seed=0)
+    table = collect_trials(agent, config, 24, seed=3, greedy=False, split="heldout")
+    assert table.choice.shape == (24, 6)
+    assert (table.left_id > 200).all() and (table.right_id > 200).all()  # held-out ids
+    assert 0.3 < table.correct.mean() < 0.7
+    summary = evaluate(agent, config, 8, seed=3, greedy=False, output_dir=tmp_path)
+    assert summary["split"] == "heldout" and summary["episodes"] == 8
+    for name in ("trials.csv", "report.json", "accuracy_by_trial.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    text = format_summary(summary)
+    assert "trial 1:" in text and "trials 2..6:" in text
+    plot_seeds([summary, summary], tmp_path / "seeds.png")
+    assert (tmp_path / "seeds.png").stat().st_size > 0
