@@ -40,6 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.agent.conv_kernel_sizes = (5, 3)
     config.agent.conv_strides = (2, 2)
     config.agent.conv_embedding_size = 64
+    config.agent.conv_pairwise_differences = True  # |difference| of each pair of embeddings
 
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32  # episodes advancing in parallel
@@ -54,7 +55,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.learning_rate = 1e-2
     config.train.max_grad_norm = 1.0
     config.train.log_every_updates = 50
-    config.train.checkpoint_every_seconds = 30.0
+    config.train.checkpoint_every_seconds = 10.0  # small checkpoints; early stages matter
     config.train.keep_checkpoints = 100  # all of a run's stages, for the learning-set plot
 
     config.eval = ml_collections.ConfigDict()

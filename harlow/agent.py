@@ -50,7 +50,10 @@ class PatchEncoderSpec:
     patch goes through the same conv layers (``filters[i]`` channels,
     ``kernel_sizes[i]`` square kernels, ``strides[i]`` strides, ``padding``,
     ReLU), is flattened and projected to ``embedding_size`` features (ReLU);
-    the patch embeddings are concatenated in patch order.
+    the patch embeddings are concatenated in patch order. With
+    ``pairwise_differences`` the absolute differences of every pair of patch
+    embeddings (i < j, in order) follow: the siamese comparison that tells
+    whether two patches show the same image.
     """
 
     num_patches: int = 2
@@ -60,6 +63,7 @@ class PatchEncoderSpec:
     strides: tuple[int, ...] = (2, 2)
     embedding_size: int = 64
     padding: str = "VALID"
+    pairwise_differences: bool = False
 
     def __post_init__(self) -> None:
         for field in ("num_patches", "patch_size", "embedding_size"):
@@ -119,9 +123,16 @@ class PatchEncoderSpec:
         return self.num_patches * self.patch_size**2
 
     @property
+    def pairs(self) -> list[tuple[int, int]]:
+        """The patch pairs compared with ``pairwise_differences`` (none without it)."""
+        if not self.pairwise_differences:
+            return []
+        return [(i, j) for i in range(self.num_patches) for j in range(i + 1, self.num_patches)]
+
+    @property
     def feature_size(self) -> int:
-        """Length of the concatenated patch embeddings."""
-        return self.num_patches * self.embedding_size
+        """Length of the features: patch embeddings, then pairwise differences."""
+        return (self.num_patches + len(self.pairs)) * self.embedding_size
 
 
 def _glorot(shape: tuple[int, int], seed: int) -> tf.Tensor:
@@ -240,8 +251,11 @@ class ActorCritic(tf.Module):
             x = tf.nn.relu(tf.nn.conv2d(x, kernel, stride, spec.padding) + bias)
         x = tf.reshape(x, [-1, self.embedding_kernel.shape[0]])
         embeddings = tf.nn.relu(tf.matmul(x, self.embedding_kernel) + self.embedding_bias)
+        embeddings = tf.reshape(embeddings, [-1, spec.num_patches, spec.embedding_size])
+        parts = [embeddings[:, k] for k in range(spec.num_patches)]
+        parts += [tf.abs(embeddings[:, i] - embeddings[:, j]) for i, j in spec.pairs]
         leading = tf.shape(observation)[:-1]
-        features = tf.reshape(embeddings, tf.concat([leading, [spec.feature_size]], 0))
+        features = tf.reshape(tf.concat(parts, -1), tf.concat([leading, [spec.feature_size]], 0))
         # Keep the static leading dims (the static unroll needs T).
         return tf.ensure_shape(features, observation.shape[:-1].concatenate(spec.feature_size))
 

@@ -311,7 +311,43 @@ def run_harlow_env(seeds: list[int], workdir: Path) -> bool:
     return met
 
 
-BENCHMARKS = {"two_step": run_two_step, "harlow_env": run_harlow_env}
+def run_harlow_train(seeds: list[int], workdir: Path) -> bool:
+    """Training throughput of the Harlow config (trials/s, frames/s) and where time goes."""
+    from harlow.harlow_task.profile import profile_training
+
+    config = load_config_file(_CONFIG.value or DEFAULT_CONFIGS / "harlow.py")
+    config.seed = seeds[0]
+    print(
+        f"profiling {_THROUGHPUT_UPDATES.value} updates of {config.train.num_envs} environments "
+        f"x {config.train.unroll_length} trials ({config.env.observation} observations)...",
+        flush=True,
+    )
+    results = profile_training(config, _THROUGHPUT_UPDATES.value)
+    print(
+        f"{results['trials_per_second']:,.0f} trials/s, {results['frames_per_second']:,.0f} "
+        f"frames/s ({results['frames_per_trial']:.1f} frames per trial)"
+    )
+    shares = {k.removeprefix("share_"): v for k, v in results.items() if k.startswith("share_")}
+    print("time: " + ", ".join(f"{part} {100 * share:.0f} %" for part, share in shares.items()))
+    report = {
+        "benchmark": "harlow_train",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "config": config.to_dict(),
+        "updates": _THROUGHPUT_UPDATES.value,
+        "results": results,
+    }
+    path = workdir / "harlow_train_benchmark.json"
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    print(f"report {path}")
+    return True
+
+
+BENCHMARKS = {
+    "two_step": run_two_step,
+    "harlow_env": run_harlow_env,
+    "harlow_train": run_harlow_train,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -67,8 +67,11 @@ def _write_eval_summaries(workdir: Path, summary: dict) -> None:
 
 
 def _lookup(config: ml_collections.ConfigDict, path: str):
+    """The value at ``path``, or ``None`` where a config from an older version lacks it."""
     node = config
     for key in path.split("."):
+        if key not in node:
+            return None
         node = node[key]
     return node
 

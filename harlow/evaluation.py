@@ -45,12 +45,18 @@ def evaluate_checkpoint(
 
 
 def stage_checkpoints(workdir: str | os.PathLike, stages: int) -> list[str]:
-    """Up to ``stages`` of the workdir's checkpoints, evenly spread, first and last included."""
+    """Up to ``stages`` of the workdir's checkpoints, first and last included.
+
+    In between they are spaced geometrically in environment steps (as Harlow grouped
+    problems: learning is fastest early), each the checkpoint nearest its target.
+    """
     checkpoints = all_checkpoints(workdir)
     if len(checkpoints) <= stages:
         return checkpoints
-    picks = np.linspace(0, len(checkpoints) - 1, stages).round().astype(int)
-    return [checkpoints[i] for i in sorted(set(picks.tolist()))]
+    steps = np.array([max(checkpoint_env_steps(c), 1) for c in checkpoints], dtype=float)
+    targets = np.geomspace(steps[0], steps[-1], stages)
+    picks = {int(np.argmin(np.abs(np.log(steps) - np.log(t)))) for t in targets}
+    return [checkpoints[i] for i in sorted(picks)]
 
 
 def evaluate_stages(

@@ -61,6 +61,7 @@ TASKS: dict[str, Task] = {
             "agent.conv_kernel_sizes",
             "agent.conv_strides",
             "agent.conv_embedding_size",
+            "agent.conv_pairwise_differences",
         ),
     ),
 }
@@ -99,4 +100,5 @@ def patch_encoder_spec(
         kernel_sizes=tuple(config.agent.conv_kernel_sizes),
         strides=tuple(config.agent.conv_strides),
         embedding_size=config.agent.conv_embedding_size,
+        pairwise_differences=config.agent.get("conv_pairwise_differences", False),
     )

@@ -147,3 +147,16 @@ def test_untrained_agent_is_at_chance_and_the_report_is_written(tmp_path):
     assert "trial 1:" in text and "trials 2..6:" in text
     plot_seeds([summary, summary], tmp_path / "seeds.png")
     assert (tmp_path / "seeds.png").stat().st_size > 0
+
+
+def test_training_profile_accounts_for_the_time():
+    from harlow.harlow_task.profile import profile_training
+
+    config = tiny_config()
+    results = profile_training(config, updates=2)
+    shares = [v for k, v in results.items() if k.startswith("share_")]
+    assert len(shares) == 5 and min(shares) >= 0.0
+    assert 0.8 < sum(shares) <= 1.01
+    assert results["share_vision"] > 0 and results["share_backend"] > 0
+    assert 10 <= results["frames_per_trial"] <= 20  # about 13 frames per trial
+    assert results["trials_per_second"] > 0

@@ -29,6 +29,7 @@ Contract (batched, lockstep over N environments, like every ``BatchedEnv``):
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -106,6 +107,8 @@ class SaccadeWrapper:
         self._observation = np.zeros((self.num_envs, self.observation_size), np.float32)
         self._image_ids = np.full((self.num_envs, 2), -1, np.int32)  # of each trial's frame
         self._frame_info: dict[str, np.ndarray] = {}
+        # Cumulative seconds in the frame-level environment and in the vision pipeline.
+        self.seconds = {"backend": 0.0, "vision": 0.0}
 
     # ------------------------------------------------------------------ public
     def reset(self) -> np.ndarray:
@@ -168,8 +171,7 @@ class SaccadeWrapper:
         here (the level pays nothing between an episode's start and its first images).
         """
         timeouts = np.zeros(self.num_envs, int)
-        detections = [locate(frame) for frame in self._frames]
-        self._mark_ready(detections)
+        detections = self._see()
         for _ in range(self.max_frames_per_trial):
             if all(c.phase == "ready" for c in self._controllers):
                 return timeouts
@@ -180,7 +182,9 @@ class SaccadeWrapper:
                 if controller.phase != "ready":
                     actions[env] = self._action(controller, detection)
                     frames_used[env] += 1
+            start = time.perf_counter()
             self._frames, frame_rewards, frame_dones, self._frame_info = self.env.step(actions)
+            self.seconds["backend"] += time.perf_counter() - start
             live = ~dones
             rewards[live] += frame_rewards[live]
             if choice_rewards is not None:
@@ -190,8 +194,7 @@ class SaccadeWrapper:
                 dones[env] = True
                 self._controllers[env] = _Controller()
                 self.observer.start_episode(env)
-            detections = [locate(frame) for frame in self._frames]
-            self._mark_ready(detections)
+            detections = self._see()
         stuck = [c.phase != "ready" for c in self._controllers]
         timeouts[stuck] = 1
         for env in np.flatnonzero(stuck):
@@ -199,6 +202,14 @@ class SaccadeWrapper:
             self._image_ids[env] = self._reported_image_ids(env)
             self._controllers[env].phase = "ready"
         return timeouts
+
+    def _see(self) -> list[Detection]:
+        """Locates the screen's parts in every frame; observes the environments now ready."""
+        start = time.perf_counter()
+        detections = [locate(frame) for frame in self._frames]
+        self._mark_ready(detections)
+        self.seconds["vision"] += time.perf_counter() - start
+        return detections
 
     def _mark_ready(self, detections: list[Detection]) -> None:
         for env, (controller, detection) in enumerate(
