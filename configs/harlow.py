@@ -45,14 +45,14 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32  # episodes advancing in parallel
     config.train.unroll_length = 6  # trials per update (one episode)
-    config.train.total_env_steps = 100_000  # trials: about 16,700 episodes
+    config.train.total_env_steps = 150_000  # trials: 25,000 episodes
     config.train.discount = 0.9
     config.train.gae_lambda = 1.0
     config.train.value_coef = 0.5
-    config.train.entropy_coef = 0.05
+    config.train.entropy_coef = 0.1  # keeps exploring until "switch after -5" is learned
     config.train.entropy_coef_final = 0.0  # linear decay over training
     config.train.optimizer = "adam"  # or "rmsprop"
-    config.train.learning_rate = 1e-2
+    config.train.learning_rate = 3e-3
     config.train.max_grad_norm = 1.0
     config.train.log_every_updates = 50
     config.train.checkpoint_every_seconds = 10.0  # small checkpoints; early stages matter

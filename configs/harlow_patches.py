@@ -29,6 +29,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.env.observation = "patches"
     config.agent.encoder = "conv"
     config.agent.lstm_units = 64
-    config.train.total_env_steps = 600_000  # trials: 100,000 episodes
+    config.train.total_env_steps = 200_000  # trials: about 33,000 episodes
     config.train.learning_rate = 3e-3
     return config

@@ -31,6 +31,7 @@ from harlow.checkpointing import (
 )
 from harlow.config_overrides import apply_overrides, split_overrides
 from harlow.evaluation import evaluate_checkpoint, evaluate_stages
+from harlow.psychlab.dmlab import DmlabUnavailableError
 from harlow.tasks import Task, get_task
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Training workdir(s); one per seed.")
@@ -128,7 +129,7 @@ def main(argv: list[str]) -> None:
                     print(f"learning-set curves of {len(stages)} checkpoints: {output_dir}")
             print(f"report: {output_dir / 'report.json'}; plots and CSV in {output_dir}")
             summaries.append(summary)
-    except (CheckpointError, ValueError) as e:
+    except (CheckpointError, ValueError, DmlabUnavailableError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     if len(summaries) > 1:
@@ -143,8 +144,11 @@ def _write_multi_seed(summaries: list[dict], workdirs: list[Path], task: Task) -
     report = {
         "workdirs": [str(w) for w in workdirs],
         "reward_per_trial_mean": float(np.mean(rewards)),
-        "per_seed": summaries,
     }
+    if task.aggregate_seeds is not None:
+        report["aggregate"] = task.aggregate_seeds(summaries)
+        print(task.format_aggregate(report["aggregate"]))
+    report["per_seed"] = summaries
     atomic_write_text(output_dir / "seeds.json", json.dumps(report, indent=2) + "\n")
     print(f"multi-seed figure: {figure}; report: {output_dir / 'seeds.json'}")
 

@@ -28,6 +28,9 @@ class Task:
         Callable[[ActorCritic, ml_collections.ConfigDict, int, int, bool], dict] | None
     ) = None
     plot_stages: Callable[[list[dict], os.PathLike], None] | None = None
+    # Optional: task-specific numbers over seeds for the multi-seed report, and their line.
+    aggregate_seeds: Callable[[list[dict]], dict] | None = None
+    format_aggregate: Callable[[dict], str] | None = None
     # Config fields that shape the agent: a checkpoint only fits a config with the same values.
     model_fields: tuple[str, ...] = ("agent.lstm_units",)
 
@@ -48,6 +51,8 @@ TASKS: dict[str, Task] = {
         steps_per_trial=1,
         stage_summary=harlow_evaluation.stage_summary,
         plot_stages=harlow_evaluation.plot_stages,
+        aggregate_seeds=harlow_evaluation.aggregate_seeds,
+        format_aggregate=harlow_evaluation.format_aggregate,
         model_fields=(
             "env.observation",
             "env.show_chosen",

@@ -14,6 +14,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from harlow.checkpointing import CheckpointError
+from harlow.psychlab.dmlab import DmlabUnavailableError
 from harlow.trainer import NonFiniteLossError, train
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -30,7 +31,7 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:
         result = train(_CONFIG.value, _WORKDIR.value, show_progress=_PROGRESS.value)
-    except (ValueError, CheckpointError, NonFiniteLossError) as e:
+    except (ValueError, CheckpointError, NonFiniteLossError, DmlabUnavailableError) as e:
         logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

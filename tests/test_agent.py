@@ -1,5 +1,7 @@
 """The LSTM actor-critic: one input builder, unroll == steps, resets at episode starts."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -293,3 +295,20 @@ def test_torso_units_zero_adds_no_variables_and_negative_raises():
     assert not hasattr(ActorCritic(3, 2, 4), "torso_kernel")
     with pytest.raises(ValueError, match="torso_units"):
         ActorCritic(3, 2, 4, torso_units=-1)
+
+
+def test_pairwise_differences_compare_every_pair_of_patches():
+    spec = dataclasses.replace(_SPEC, num_patches=3, pairwise_differences=True)
+    assert spec.pairs == [(0, 1), (0, 2), (1, 2)]
+    assert spec.feature_size == 6 * spec.embedding_size
+    agent = ActorCritic(spec.observation_size, 2, 4, seed=0, encoder=spec)
+    rng = np.random.default_rng(0)
+    size, emb = spec.patch_size, spec.embedding_size
+    a, b = rng.random((2, 2, size, size)).astype(np.float32)
+    observation = np.stack([a, b, a], axis=1).reshape(2, -1)  # third patch = first
+    features = agent.observation_features(observation).numpy()
+    embeddings = features[:, : 3 * emb].reshape(2, 3, emb)
+    differences = features[:, 3 * emb :].reshape(2, 3, emb)
+    np.testing.assert_allclose(differences[:, 0], np.abs(embeddings[:, 0] - embeddings[:, 1]))
+    np.testing.assert_array_equal(differences[:, 1], 0.0)  # the same image: no difference
+    np.testing.assert_allclose(differences[:, 2], np.abs(embeddings[:, 1] - embeddings[:, 2]))

@@ -1,6 +1,7 @@
 """The Harlow command lines as a user runs them: train, evaluate (held-out, custom data), errors."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -120,3 +121,24 @@ def test_evaluate_refuses_configs_that_cannot_fit(trained, tmp_path, override, m
     assert result.returncode == 1
     assert message in result.stderr
     assert not (tmp_path / "report.json").exists()
+
+
+def _deepmind_lab_importable() -> bool:
+    return importlib.util.find_spec("deepmind_lab") is not None
+
+
+@pytest.mark.skipif(_deepmind_lab_importable(), reason="deepmind_lab is importable here")
+def test_dmlab_backend_without_deepmind_lab_says_how_to_get_it(tmp_path):
+    result = _run(
+        "harlow.train",
+        "--config=configs/harlow.py",
+        f"--workdir={tmp_path}",
+        "--noprogress",
+        "--config.env.backend=dmlab",
+        *TINY,
+    )
+    assert result.returncode == 1
+    assert "cannot import deepmind_lab" in result.stderr
+    assert "--config.env.backend=simulator" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoints").exists()

@@ -160,3 +160,29 @@ def test_training_profile_accounts_for_the_time():
     assert results["share_vision"] > 0 and results["share_backend"] > 0
     assert 10 <= results["frames_per_trial"] <= 20  # about 13 frames per trial
     assert results["trials_per_second"] > 0
+
+
+def test_seeds_aggregate():
+    from harlow.harlow_task.evaluation import aggregate_seeds, format_aggregate
+
+    good = analysis.summarize(_table([[0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]))
+    poor = analysis.summarize(_table([[1, 1, 0, 1, 0, 1], [0, 0, 1, 1, 1, 1]]))
+    aggregate = aggregate_seeds([good, poor])
+    assert aggregate["trials_2_to_6_per_seed"] == [1.0, 0.7]
+    assert aggregate["trials_2_to_6_min"] == 0.7
+    assert aggregate["trial_1_per_seed"] == [0.5, 0.5]
+    assert aggregate["mean_accuracy_by_trial"][1] == pytest.approx(0.75)
+    assert "100.0, 70.0" in format_aggregate(aggregate)
+
+
+def test_patches_config_trains_and_evaluates(tmp_path):
+    from harlow.evaluation import evaluate_checkpoint
+    from harlow.trainer import train
+
+    config = tiny_config()
+    config.env.observation, config.agent.encoder = "patches", "conv"
+    config.train.total_env_steps = 48
+    result = train(config, tmp_path, show_progress=False)
+    assert result.env_steps == 48
+    summary = evaluate_checkpoint(config, result.last_checkpoint, 4, 0, False, tmp_path / "eval")
+    assert summary["episodes"] == 4 and summary["timeouts"] == 0

@@ -130,6 +130,32 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def aggregate_seeds(summaries: list[dict]) -> dict:
+    """Across seeds: mean accuracy per trial, and trials 2..6 and trial 1 per seed."""
+    by_trial = np.array(
+        [[e["accuracy"] for e in s["accuracy_by_trial"]] for s in summaries], dtype=float
+    )
+    trials_2_6 = [s["trials_2_to_6"]["accuracy"] for s in summaries]
+    return {
+        "mean_accuracy_by_trial": np.nanmean(by_trial, axis=0).tolist(),
+        "trials_2_to_6_per_seed": trials_2_6,
+        "trial_1_per_seed": [s["trial_1"]["accuracy"] for s in summaries],
+        "trials_2_to_6_min": float(np.nanmin(trials_2_6)),
+        "trials_2_to_6_mean": float(np.nanmean(trials_2_6)),
+    }
+
+
+def format_aggregate(aggregate: dict) -> str:
+    """One line: trials 2..6 over seeds."""
+    per_seed = ", ".join(f"{100 * a:.1f}" for a in aggregate["trials_2_to_6_per_seed"])
+    first = ", ".join(f"{100 * a:.1f}" for a in aggregate["trial_1_per_seed"])
+    mean, worst = aggregate["trials_2_to_6_mean"], aggregate["trials_2_to_6_min"]
+    return (
+        f"trials 2..6 correct per seed (%): {per_seed}; mean {100 * mean:.1f}, "
+        f"min {100 * worst:.1f}; trial 1 per seed (%): {first}"
+    )
+
+
 def plot_seeds(summaries: list[dict], path: str | os.PathLike) -> None:
     """Accuracy by trial over seeds: mean and one line per seed."""
     labels = [f"seed {s.get('seed', i)}" for i, s in enumerate(summaries)]
