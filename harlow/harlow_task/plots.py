@@ -60,12 +60,25 @@ def plot_stages(stages: list[dict], path: str | os.PathLike) -> None:
 
 
 def plot_seeds(summaries: list[dict], labels: list[str], path: str | os.PathLike) -> None:
-    """Accuracy by trial: one thin line per seed and their mean."""
-    figure, axes = plt.subplots(figsize=(5, 4))
+    """Accuracy by trial: one thin line per seed, their mean, and trials 2..6 per seed."""
+    figure, axes = plt.subplots(figsize=(5.5, 4.2))
     curves = np.array([_percent(s["accuracy_by_trial"], "accuracy") for s in summaries])
-    for curve, label in zip(curves, labels, strict=True):
-        axes.plot(TRIAL_TICKS, curve, color="tab:blue", alpha=0.35, linewidth=1)
-        axes.annotate(label, (6, curve[-1]), fontsize=7, alpha=0.6)
+    for index, curve in enumerate(curves):
+        label = "one line per seed" if index == 0 else None
+        axes.plot(TRIAL_TICKS, curve, color="tab:blue", alpha=0.4, linewidth=1, label=label)
     axes.plot(TRIAL_TICKS, np.nanmean(curves, axis=0), color="black", marker="o", label="mean")
+    lines = [
+        f"{label}: {100 * s['trials_2_to_6']['accuracy']:.1f} %"
+        for label, s in zip(labels, summaries, strict=True)
+    ]
+    axes.text(
+        0.97,
+        0.19,
+        "trials 2..6 correct\n" + "\n".join(lines),
+        transform=axes.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=7,
+    )
     _style(axes, f"Harlow task, {len(summaries)} seeds")
     _save(figure, path)
