@@ -8,6 +8,7 @@ Running the same command again resumes from the latest checkpoint in --workdir.
 
 from __future__ import annotations
 
+import logging as python_logging
 import sys
 
 from absl import app, flags, logging
@@ -25,10 +26,19 @@ _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
+def _drop_checkpoint_save_lines(record: python_logging.LogRecord) -> bool:
+    """Filters out TensorFlow's per-save "Sharding callback duration" INFO lines."""
+    return not (
+        record.levelno < python_logging.WARNING and record.filename == "functional_saver.py"
+    )
+
+
 def main(argv: list[str]) -> None:
     """Entry point: parse flags, train, report."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    # TensorFlow logs a line per checkpoint save at INFO level: keep the console readable.
+    logging.get_absl_handler().addFilter(_drop_checkpoint_save_lines)
     try:
         result = train(_CONFIG.value, _WORKDIR.value, show_progress=_PROGRESS.value)
     except (ValueError, CheckpointError, NonFiniteLossError, DmlabUnavailableError) as e:
