@@ -8,4 +8,7 @@ Modules (import them directly; this package imports nothing heavy):
   gym_env       -- ``HarlowGymEnv``, registered with Gymnasium as harlow/PsychlabHarlow-v0
   sim_benchmark -- frames per second of the simulator
   dmlab         -- the DeepMind Lab adapter (same interface)
+  dmlab_workers -- worker processes for environments that cannot be pickled
+  saccade       -- ``SaccadeWrapper``: one LEFT/RIGHT decision per trial, driven by vision
+  observations  -- what the agent sees of a trial: image ids, grayscale patches or pixels
 """
