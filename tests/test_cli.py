@@ -1,14 +1,12 @@
 """The command lines as a user runs them: train, resume, evaluate, errors."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_module
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = [
     "--config.env.trials_per_episode=5",
     "--config.agent.lstm_units=8",
@@ -19,20 +17,8 @@ TINY = [
 ]
 
 
-def _run(module: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
 def _train(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
-    return _run(
+    return run_module(
         "harlow.train",
         "--config=configs/two_step.py",
         f"--workdir={workdir}",
@@ -82,7 +68,9 @@ def test_invalid_values_fail_naming_the_field(tmp_path, override, field):
 
 def test_evaluate_writes_report_csv_and_plot(trained, tmp_path):
     out = tmp_path / "eval"
-    result = _run("harlow.evaluate", f"--workdir={trained}", "--episodes=6", f"--output_dir={out}")
+    result = run_module(
+        "harlow.evaluate", f"--workdir={trained}", "--episodes=6", f"--output_dir={out}"
+    )
     assert result.returncode == 0, result.stderr
     assert "rewarded_common" in result.stdout and "reward per trial" in result.stdout
     report = json.loads((out / "report.json").read_text())
@@ -104,7 +92,7 @@ def test_evaluate_several_workdirs_draws_the_seed_figure(trained, tmp_path):
     second = tmp_path / "seed1"
     assert _train(second, "--config.seed=1").returncode == 0
     out = tmp_path / "figure"
-    result = _run(
+    result = run_module(
         "harlow.evaluate",
         f"--workdir={trained}",
         f"--workdir={second}",
@@ -117,9 +105,11 @@ def test_evaluate_several_workdirs_draws_the_seed_figure(trained, tmp_path):
 
 
 def test_evaluate_errors_are_clear(trained, tmp_path):
-    result = _run("harlow.evaluate", f"--workdir={tmp_path}")
+    result = run_module("harlow.evaluate", f"--workdir={tmp_path}")
     assert result.returncode == 1 and "config.json not found" in result.stderr
-    result = _run("harlow.evaluate", f"--workdir={trained}", f"--checkpoint={tmp_path}/ckpt-9")
+    result = run_module(
+        "harlow.evaluate", f"--workdir={trained}", f"--checkpoint={tmp_path}/ckpt-9"
+    )
     assert result.returncode == 1 and "not found" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -128,7 +118,7 @@ def test_evaluate_rejects_a_checkpoint_of_another_shape(trained, tmp_path):
     other = tmp_path / "wide"
     assert _train(other, "--config.agent.lstm_units=16").returncode == 0
     checkpoint = sorted((other / "checkpoints").glob("*.index"))[-1].with_suffix("")
-    result = _run("harlow.evaluate", f"--workdir={trained}", f"--checkpoint={checkpoint}")
+    result = run_module("harlow.evaluate", f"--workdir={trained}", f"--checkpoint={checkpoint}")
     assert result.returncode == 1
     assert "does not match the agent" in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,14 +3,11 @@
 import csv
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_module
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = [
     "--config.agent.lstm_units=8",
     "--config.train.num_envs=4",
@@ -22,22 +19,10 @@ TINY = [
 ]
 
 
-def _run(module: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("harlow_run")
-    result = _run(
+    result = run_module(
         "harlow.train", "--config=configs/harlow.py", f"--workdir={workdir}", "--noprogress", *TINY
     )
     assert result.returncode == 0, result.stderr
@@ -48,7 +33,9 @@ def trained(tmp_path_factory) -> Path:
 
 def test_evaluate_writes_the_learning_set_report(trained, tmp_path):
     out = tmp_path / "eval"
-    result = _run("harlow.evaluate", f"--workdir={trained}", "--episodes=8", f"--output_dir={out}")
+    result = run_module(
+        "harlow.evaluate", f"--workdir={trained}", "--episodes=8", f"--output_dir={out}"
+    )
     assert result.returncode == 0, result.stderr
     assert "trials 2..6:" in result.stdout
     report = json.loads((out / "report.json").read_text())
@@ -68,7 +55,7 @@ def test_evaluate_writes_the_learning_set_report(trained, tmp_path):
 
 def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
     out = tmp_path / "train_split"
-    result = _run(
+    result = run_module(
         "harlow.evaluate",
         f"--workdir={trained}",
         "--episodes=4",
@@ -81,13 +68,13 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
     assert not (out / "stages.png").exists()
 
     faces = tmp_path / "other_faces"
-    made = _run(
+    made = run_module(
         "harlow.datasets", "generate-faces", f"--out={faces}", "--count=12", "--heldout=4",
         "--seed=99",
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     out = tmp_path / "custom"
-    result = _run(
+    result = run_module(
         "harlow.evaluate",
         f"--workdir={trained}",
         "--episodes=4",
@@ -111,7 +98,7 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
     ],
 )
 def test_evaluate_refuses_configs_that_cannot_fit(trained, tmp_path, override, message):
-    result = _run(
+    result = run_module(
         "harlow.evaluate",
         f"--workdir={trained}",
         "--episodes=2",
@@ -129,7 +116,7 @@ def _deepmind_lab_importable() -> bool:
 
 @pytest.mark.skipif(_deepmind_lab_importable(), reason="deepmind_lab is importable here")
 def test_dmlab_backend_without_deepmind_lab_says_how_to_get_it(tmp_path):
-    result = _run(
+    result = run_module(
         "harlow.train",
         "--config=configs/harlow.py",
         f"--workdir={tmp_path}",
