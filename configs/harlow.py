@@ -41,6 +41,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.agent.conv_strides = (2, 2)
     config.agent.conv_embedding_size = 64
     config.agent.conv_pairwise_differences = True  # |difference| of each pair of embeddings
+    config.agent.conv_layer_norm = True  # layer-normalize the embeddings (fixed scale)
 
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32  # episodes advancing in parallel

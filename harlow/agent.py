@@ -20,6 +20,7 @@ from typing import NamedTuple
 import tensorflow as tf
 
 _PADDINGS = ("VALID", "SAME")
+_LAYER_NORM_EPSILON = 1e-5
 _TORSO_STREAM = 100  # stateless-seed stream of the torso (the encoder uses 2, 3, ...)
 
 
@@ -50,7 +51,10 @@ class PatchEncoderSpec:
     patch goes through the same conv layers (``filters[i]`` channels,
     ``kernel_sizes[i]`` square kernels, ``strides[i]`` strides, ``padding``,
     ReLU), is flattened and projected to ``embedding_size`` features (ReLU);
-    the patch embeddings are concatenated in patch order. With
+    with ``layer_norm`` the projection is layer-normalized (learned gain and
+    offset) before the ReLU, which keeps the embeddings at a fixed scale
+    whatever the initial weights make of the pixels. The patch embeddings are
+    concatenated in patch order. With
     ``pairwise_differences`` the absolute differences of every pair of patch
     embeddings (i < j, in order) follow: the siamese comparison that tells
     whether two patches show the same image.
@@ -64,6 +68,7 @@ class PatchEncoderSpec:
     embedding_size: int = 64
     padding: str = "VALID"
     pairwise_differences: bool = False
+    layer_norm: bool = False
 
     def __post_init__(self) -> None:
         for field in ("num_patches", "patch_size", "embedding_size"):
@@ -230,6 +235,9 @@ class ActorCritic(tf.Module):
             name="w_embed",
         )
         self.embedding_bias = tf.Variable(tf.zeros(spec.embedding_size), name="b_embed")
+        if spec.layer_norm:
+            self.embedding_norm_gain = tf.Variable(tf.ones(spec.embedding_size), name="g_embed")
+            self.embedding_norm_offset = tf.Variable(tf.zeros(spec.embedding_size), name="o_embed")
 
     def observation_features(self, observation: tf.Tensor) -> tf.Tensor:
         """The observation part of the core input, ``[..., features]``.
@@ -250,7 +258,12 @@ class ActorCritic(tf.Module):
         ):
             x = tf.nn.relu(tf.nn.conv2d(x, kernel, stride, spec.padding) + bias)
         x = tf.reshape(x, [-1, self.embedding_kernel.shape[0]])
-        embeddings = tf.nn.relu(tf.matmul(x, self.embedding_kernel) + self.embedding_bias)
+        projected = tf.matmul(x, self.embedding_kernel) + self.embedding_bias
+        if spec.layer_norm:
+            mean, variance = tf.nn.moments(projected, axes=[-1], keepdims=True)
+            projected = (projected - mean) * tf.math.rsqrt(variance + _LAYER_NORM_EPSILON)
+            projected = projected * self.embedding_norm_gain + self.embedding_norm_offset
+        embeddings = tf.nn.relu(projected)
         embeddings = tf.reshape(embeddings, [-1, spec.num_patches, spec.embedding_size])
         parts = [embeddings[:, k] for k in range(spec.num_patches)]
         parts += [tf.abs(embeddings[:, i] - embeddings[:, j]) for i, j in spec.pairs]

@@ -72,6 +72,24 @@ _TASK_CHECKS: dict[str, list[_Check]] = {
     ],
 }
 
+# Fields checked only when present: runs saved before they existed lack them.
+_OPTIONAL_TASK_CHECKS: dict[str, list[_Check]] = {
+    "two_step": [],
+    "harlow": [
+        ("agent.conv_pairwise_differences", lambda v: isinstance(v, bool), "true or false"),
+        ("agent.conv_layer_norm", lambda v: isinstance(v, bool), "true or false"),
+    ],
+}
+
+
+def _has(config: ml_collections.ConfigDict, path: str) -> bool:
+    node: Any = config
+    for key in path.split("."):
+        if key not in node:
+            return False
+        node = node[key]
+    return True
+
 
 def _lookup(config: ml_collections.ConfigDict, path: str) -> Any:
     node: Any = config
@@ -93,6 +111,9 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     for path, is_valid, requirement in _COMMON_CHECKS + _TASK_CHECKS[task]:
         value = _lookup(config, path)
         if not is_valid(value):
+            raise ValueError(f"config.{path} must be {requirement}, got {value!r}")
+    for path, is_valid, requirement in _OPTIONAL_TASK_CHECKS[task]:
+        if _has(config, path) and not is_valid(value := _lookup(config, path)):
             raise ValueError(f"config.{path} must be {requirement}, got {value!r}")
     if task == "harlow":
         _check_harlow_combinations(config)

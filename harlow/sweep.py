@@ -13,6 +13,7 @@ that has finished only re-saves its last checkpoint.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shlex
@@ -30,6 +31,7 @@ from ml_collections import config_flags
 from tqdm import tqdm
 
 from harlow.config_validation import validate_config
+from harlow.progress import LOG_REFRESH_SECONDS, output_is_terminal, progress_bar
 from harlow.seeds import (
     config_override_args,
     log_tail,
@@ -105,6 +107,24 @@ def _latest_env_steps(log_path: Path) -> int | None:
     return int(found[-1]) if found else None
 
 
+class _PostfixUpdater:
+    """Shows the seeds' progress on the bar when it changes, rate-limited off a terminal."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self._bar = bar
+        self._text = ""
+        self._shown_at = -math.inf
+        self._min_interval = 0.0 if output_is_terminal() else LOG_REFRESH_SECONDS
+
+    def show(self, text: str) -> None:
+        """Sets the postfix to ``text``; redraws unless that happened too recently."""
+        now = time.monotonic()
+        if text == self._text or now - self._shown_at < self._min_interval:
+            return
+        self._text, self._shown_at = text, now
+        self._bar.set_postfix_str(text)
+
+
 def train_seeds(
     seeds: list[int],
     workdir: Path,
@@ -118,7 +138,8 @@ def train_seeds(
     pending = list(seeds)
     running: list[_Run] = []
     codes: dict[int, int] = {}
-    bar = tqdm(total=len(seeds), unit="seed", desc="sweep", disable=not show_progress)
+    bar = progress_bar(total=len(seeds), unit="seed", desc="sweep", disable=not show_progress)
+    postfix = _PostfixUpdater(bar)
     try:
         while pending or running:
             while pending and len(running) < parallel:
@@ -135,7 +156,7 @@ def train_seeds(
                 )
                 bar.update(1)
             progress = {r.seed: _latest_env_steps(r.log_path) for r in running}
-            bar.set_postfix_str(
+            postfix.show(
                 ", ".join(
                     f"seed {s}: {100 * steps / total_env_steps:.0f}%"
                     if steps is not None

@@ -67,6 +67,7 @@ TASKS: dict[str, Task] = {
             "agent.conv_strides",
             "agent.conv_embedding_size",
             "agent.conv_pairwise_differences",
+            "agent.conv_layer_norm",
         ),
     ),
 }
@@ -106,4 +107,6 @@ def patch_encoder_spec(
         strides=tuple(config.agent.conv_strides),
         embedding_size=config.agent.conv_embedding_size,
         pairwise_differences=config.agent.get("conv_pairwise_differences", False),
+        # Runs saved before the field existed have no layer norm.
+        layer_norm=config.agent.get("conv_layer_norm", False),
     )

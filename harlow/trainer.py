@@ -17,6 +17,7 @@ from harlow.a2c import A2CLearner, make_optimizer
 from harlow.agent import ActorCritic
 from harlow.checkpointing import TrainingState, save_config
 from harlow.config_validation import validate_config
+from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor
 from harlow.tasks import build_agent, get_task
 
@@ -117,7 +118,7 @@ def train(
     window = _Window(int(state.env_steps.numpy()))
     recent_reward = float("nan")
     last_save_time = time.perf_counter()
-    progress = tqdm(
+    progress = progress_bar(
         total=total,
         initial=int(state.env_steps.numpy()),
         unit="step",

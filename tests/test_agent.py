@@ -312,3 +312,32 @@ def test_pairwise_differences_compare_every_pair_of_patches():
     np.testing.assert_allclose(differences[:, 0], np.abs(embeddings[:, 0] - embeddings[:, 1]))
     np.testing.assert_array_equal(differences[:, 1], 0.0)  # the same image: no difference
     np.testing.assert_allclose(differences[:, 2], np.abs(embeddings[:, 1] - embeddings[:, 2]))
+
+
+def test_layer_norm_fixes_the_embedding_scale():
+    spec = dataclasses.replace(_SPEC, layer_norm=True)
+    agent = ActorCritic(spec.observation_size, 2, 4, seed=0, encoder=spec)
+    assert agent.embedding_norm_gain.shape == (spec.embedding_size,)
+    obs, *_ = _patch_inputs(3, 4)
+    features = agent.observation_features(obs).numpy()
+    # Whatever scale training gives the projection, the embeddings keep theirs.
+    agent.embedding_kernel.assign(agent.embedding_kernel * 50.0)
+    agent.embedding_bias.assign(tf.fill(agent.embedding_bias.shape, 3.0))
+    np.testing.assert_allclose(agent.observation_features(obs).numpy(), features, atol=1e-3)
+    # Each patch's pre-ReLU embedding has mean 0 and variance 1 before gain and offset.
+    agent.embedding_norm_offset.assign(tf.fill(agent.embedding_norm_offset.shape, 10.0))
+    shifted = agent.observation_features(obs).numpy().reshape(-1, spec.embedding_size) - 10.0
+    np.testing.assert_allclose(shifted.mean(-1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(shifted.var(-1), 1.0, atol=1e-2)
+
+
+def test_layer_norm_gain_and_offset_are_trained():
+    spec = dataclasses.replace(_SPEC, layer_norm=True)
+    agent = ActorCritic(spec.observation_size, 2, 4, seed=0, encoder=spec)
+    obs, prev_actions, prev_rewards, first = _patch_inputs(3, 2)
+    with tf.GradientTape() as tape:
+        out, _ = agent.unroll(obs, prev_actions, prev_rewards, first, agent.initial_state(2))
+        loss = tf.reduce_sum(out.value)
+    gain, offset = tape.gradient(loss, [agent.embedding_norm_gain, agent.embedding_norm_offset])
+    assert float(tf.reduce_sum(tf.abs(gain))) > 0 and float(tf.reduce_sum(tf.abs(offset))) > 0
+    assert not hasattr(_patch_agent(), "embedding_norm_gain")  # off by default

@@ -93,6 +93,7 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
         ("--config.env.observation=patches", "trained with config.env.observation='ids'"),
         ("--config.env.show_chosen=false", "config.env.show_chosen=True"),
         ("--config.agent.lstm_units=16", "config.agent.lstm_units=8"),
+        ("--config.agent.conv_layer_norm=false", "config.agent.conv_layer_norm=True"),
         ("--config.env.colour=red", "no field 'env.colour'"),
         ("--config.env.backend=unreal", "config.env.backend must be"),
     ],

@@ -3,6 +3,7 @@
 import csv
 import io
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -86,6 +87,26 @@ def test_config_validation_names_the_field(field, value, message):
         validate_config(config)
 
 
+@pytest.mark.parametrize("field", ["conv_layer_norm", "conv_pairwise_differences"])
+def test_loaded_config_with_a_non_bool_switch_is_named(field):
+    values = get_config().to_dict()  # as read back from a hand-edited config.json
+    values["agent"][field] = "yes"
+    with pytest.raises(ValueError, match=f"config.agent.{field} must be true or false"):
+        validate_config(ml_collections.ConfigDict(values))
+
+
+def test_configs_saved_before_the_layer_norm_field_stay_valid():
+    config = get_config()
+    del config.agent["conv_layer_norm"]  # as in a config.json from an older version
+    validate_config(config)
+    config.env.observation, config.agent.encoder = "patches", "conv"
+    env = make_env(config, 1, seed=0)
+    try:
+        assert not build_agent(config, env).encoder.layer_norm
+    finally:
+        env.close()
+
+
 def test_patches_config_builds_a_conv_agent():
     config = tiny_config()
     config.env.observation, config.agent.encoder = "patches", "conv"
@@ -96,6 +117,7 @@ def test_patches_config_builds_a_conv_agent():
     finally:
         env.close()
     assert agent.encoder is not None and agent.encoder.num_patches == 3
+    assert agent.encoder.layer_norm
 
 
 def _table(correct_rows):

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from harlow.datasets.cropping import FaceDetector, choose_crop, crop_and_resize, detect_largest_face
 from harlow.datasets.decoding import BadImageError, read_rgb
@@ -29,6 +28,7 @@ from harlow.datasets.storage import (
     sha256_hex,
     staging_folder,
 )
+from harlow.progress import progress_bar
 
 CROP_MODES = ("face", "center")
 PROGRESS_MIN_FILES = 50
@@ -78,8 +78,8 @@ def import_dataset(
     faces_found = 0
     with staging_folder(out_dir) as staging:
         writer = DatasetWriter(staging)
-        for path in tqdm(
-            sources, desc="import", unit="image", disable=len(sources) < PROGRESS_MIN_FILES
+        for path in progress_bar(
+            iterable=sources, desc="import", unit="image", disable=len(sources) < PROGRESS_MIN_FILES
         ):
             relative = path.relative_to(src_dir).as_posix()
             try:

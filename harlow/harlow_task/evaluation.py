@@ -8,12 +8,12 @@ from pathlib import Path
 
 import ml_collections
 import numpy as np
-from tqdm import tqdm
 
 from harlow.agent import ActorCritic
 from harlow.atomic_io import atomic_write_text
 from harlow.harlow_task import analysis, plots
 from harlow.harlow_task import env as harlow_env
+from harlow.progress import progress_bar
 from harlow.rollout import Actor
 
 _COLUMNS = ("choice", "correct_side", "reward", "left_id", "right_id", "timeouts")
@@ -41,7 +41,7 @@ def collect_trials(
     done_episodes = 0
     try:
         actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
-        with tqdm(total=episodes, unit="episode", disable=show_progress is False) as bar:
+        with progress_bar(total=episodes, unit="episode", disable=show_progress is False) as bar:
             while done_episodes < episodes:
                 actions, rewards, dones, info = actor.step()
                 row = {
