@@ -7,25 +7,16 @@ pixels to recognise the rewarded image.
 Train: python -m harlow.train --config=configs/harlow_patches.py --workdir=runs/patches
 """
 
-import importlib.util
 from pathlib import Path
 
 import ml_collections
 
-
-def _ids_config() -> ml_collections.ConfigDict:
-    """The default Harlow config, loaded from the file beside this one (any working folder)."""
-    spec = importlib.util.spec_from_file_location(
-        "harlow_ids_config", Path(__file__).with_name("harlow.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+from harlow.config_files import load_config_file
 
 
 def get_config() -> ml_collections.ConfigDict:
     """Returns the patches experiment: the default Harlow config with a conv encoder."""
-    config = _ids_config()
+    config = load_config_file(Path(__file__).with_name("harlow.py"))
     config.env.observation = "patches"
     config.agent.encoder = "conv"
     config.agent.lstm_units = 64

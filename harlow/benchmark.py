@@ -10,7 +10,6 @@ throughput next to the pure-TensorFlow cost of the same LSTM forward+backward
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -27,6 +26,7 @@ import tensorflow as tf
 from absl import app, flags
 
 from harlow.atomic_io import atomic_write_text
+from harlow.config_files import load_config_file
 from harlow.evaluation import evaluate_checkpoint
 from harlow.rollout import Actor
 from harlow.seeds import parse_seeds
@@ -48,17 +48,6 @@ TWO_STEP_TARGETS = {
     "unrewarded_rare_minus_common": 0.20,
     "reward_per_trial": 0.63,
 }
-
-
-def load_config_file(path: str | os.PathLike) -> ml_collections.ConfigDict:
-    """Calls ``get_config()`` of the config file at ``path``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"config file {path} not found")
-    spec = importlib.util.spec_from_file_location(f"_config_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
 
 
 def git_commit() -> str:

@@ -121,8 +121,8 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
 
 def _check_harlow_combinations(config: ml_collections.ConfigDict) -> None:
     """Settings that are valid alone but not together."""
-    if config.agent.encoder == "conv" and config.env.observation != "patches":
+    if config.agent.encoder == "conv" and config.env.observation not in ("patches", "pixels"):
         raise ValueError(
-            "config.agent.encoder='conv' needs config.env.observation='patches', got "
+            "config.agent.encoder='conv' needs config.env.observation='patches' or 'pixels', got "
             f"{config.env.observation!r}"
         )

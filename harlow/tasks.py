@@ -95,10 +95,17 @@ def build_agent(config: ml_collections.ConfigDict, env: BatchedEnv) -> ActorCrit
 def patch_encoder_spec(
     config: ml_collections.ConfigDict, observation_size: int
 ) -> PatchEncoderSpec | None:
-    """The conv encoder of ``config.agent.encoder == "conv"`` (``None`` otherwise)."""
+    """The conv encoder of ``config.agent.encoder == "conv"`` (``None`` otherwise).
+
+    With ``patches`` observations it encodes each image crop; with ``pixels``
+    observations the whole downsampled frame is its one patch.
+    """
     if config.agent.get("encoder", "none") != "conv":
         return None
-    patch_size = config.env.patch_size
+    if config.env.observation == "pixels":
+        patch_size = config.env.pixels_size
+    else:
+        patch_size = config.env.patch_size
     return PatchEncoderSpec(
         num_patches=observation_size // patch_size**2,
         patch_size=patch_size,

@@ -4,11 +4,11 @@ import pytest
 
 from harlow.benchmark import (
     DEFAULT_CONFIGS,
-    load_config_file,
     measure_saccade_trials,
     measure_throughput,
     parse_seeds,
 )
+from harlow.config_files import load_config_file
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,9 @@ def test_load_config_file(tmp_path):
     assert load_config_file(DEFAULT_CONFIGS / "two_step.py").task == "two_step"
     with pytest.raises(ValueError, match="not found"):
         load_config_file(tmp_path / "nope.py")
+    (tmp_path / "empty.py").write_text("x = 1\n")
+    with pytest.raises(ValueError, match="empty.py defines no get_config"):
+        load_config_file(tmp_path / "empty.py")
 
 
 def test_measure_throughput_reports_consistent_fractions(tiny_two_step_config):

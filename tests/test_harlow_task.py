@@ -2,19 +2,24 @@
 
 import csv
 import io
+from pathlib import Path
 
 import ml_collections
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from configs.harlow import get_config
 from harlow.agent import ActorCritic
+from harlow.config_files import load_config_file
 from harlow.config_validation import validate_config
 from harlow.datasets import DatasetError
 from harlow.harlow_task import analysis
 from harlow.harlow_task.env import ParallelTrialEnv, make_env
 from harlow.harlow_task.evaluation import collect_trials, evaluate, format_summary, plot_seeds
 from harlow.tasks import build_agent
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def tiny_config():
@@ -118,6 +123,23 @@ def test_patches_config_builds_a_conv_agent():
         env.close()
     assert agent.encoder is not None and agent.encoder.num_patches == 3
     assert agent.encoder.layer_norm
+
+
+def test_pixels_config_encodes_the_whole_frame_as_one_patch():
+    config = load_config_file(CONFIGS / "harlow_pixels.py")
+    config.agent.lstm_units, config.train.num_envs = 8, 2
+    validate_config(config)
+    env = make_env(config, 2, seed=0)
+    try:
+        agent = build_agent(config, env)
+        observation = env.reset()
+    finally:
+        env.close()
+    assert (agent.encoder.num_patches, agent.encoder.patch_size) == (1, 42)
+    assert agent.encoder.pairs == []
+    assert observation.shape == (2, 42 * 42)
+    features = agent.observation_features(tf.constant(observation))
+    assert features.shape == (2, agent.encoder.embedding_size)
 
 
 def _table(correct_rows):
