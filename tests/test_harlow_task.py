@@ -32,7 +32,13 @@ def tiny_config():
 
 @pytest.mark.parametrize(
     ("observation", "show_chosen", "size"),
-    [("ids", True, 6), ("ids", False, 4), ("patches", True, 3 * 24 * 24), ("pixels", True, 441)],
+    [
+        ("ids", True, 6),
+        ("ids", False, 4),
+        ("patches", True, 3 * 24 * 24),
+        ("pixels", True, 882),
+        ("pixels", False, 441),
+    ],
 )
 def test_observation_sizes(observation, show_chosen, size):
     config = tiny_config()
@@ -125,7 +131,7 @@ def test_patches_config_builds_a_conv_agent():
     assert agent.encoder.layer_norm
 
 
-def test_pixels_config_encodes_the_whole_frame_as_one_patch():
+def test_pixels_config_encodes_whole_frames():
     config = load_config_file(CONFIGS / "harlow_pixels.py")
     config.agent.lstm_units, config.train.num_envs = 8, 2
     validate_config(config)
@@ -135,11 +141,12 @@ def test_pixels_config_encodes_the_whole_frame_as_one_patch():
         observation = env.reset()
     finally:
         env.close()
-    assert (agent.encoder.num_patches, agent.encoder.patch_size) == (1, 42)
-    assert agent.encoder.pairs == []
-    assert observation.shape == (2, 42 * 42)
+    # The current frame and the one of the previous choice, and their difference.
+    assert (agent.encoder.num_patches, agent.encoder.patch_size) == (2, 42)
+    assert agent.encoder.pairs == [(0, 1)]
+    assert observation.shape == (2, 2 * 42 * 42)
     features = agent.observation_features(tf.constant(observation))
-    assert features.shape == (2, agent.encoder.embedding_size)
+    assert features.shape == (2, 3 * agent.encoder.embedding_size)
 
 
 def _table(correct_rows):

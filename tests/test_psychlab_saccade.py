@@ -111,8 +111,28 @@ def test_patch_and_pixel_observations(faces):
     assert observations[0].shape == (2, 3 * 24 * 24)
     assert observations[0].min() >= 0.0 and observations[0].max() <= 1.0
     assert observations[0].std() > 0.05
-    _, observations, _ = _play(faces, 22.5, trials=1, num_envs=2, observer=PixelsObserver(21))
-    assert observations[0].shape == (2, 21 * 21)
+    _, observations, _ = _play(faces, 22.5, trials=2, num_envs=2, observer=PixelsObserver(2, 21))
+    frame = 21 * 21
+    assert observations[0].shape == (2, 2 * frame)
+    assert observations[0][:, frame:].max() == 0.0  # no previous choice in a new episode
+    np.testing.assert_array_equal(observations[1][:, frame:], observations[0][:, :frame])
+    _, observations, _ = _play(
+        faces, 22.5, trials=1, num_envs=2, observer=PixelsObserver(2, 21, show_previous=False)
+    )
+    assert observations[0].shape == (2, frame)
+    assert observations[0].std() > 0.05
+
+
+def test_pixels_observer_forgets_the_previous_frame_between_episodes():
+    observer = PixelsObserver(1, 8)
+    frame = np.full((16, 16, 3), 200, np.uint8)
+    observer.observe(0, frame, None)
+    observer.note_choice(0, 0)
+    assert observer.observe(0, frame, None)[64:].min() > 0.7
+    observer.start_episode(0)
+    assert observer.observe(0, frame, None)[64:].max() == 0.0
+    with pytest.raises(ValueError, match="num_envs"):
+        PixelsObserver(0, 8)
 
 
 def test_look_units_and_choice_validation(faces):

@@ -86,7 +86,7 @@ def _observer(spec: TrialEnvSpec) -> IdsObserver | PatchesObserver | PixelsObser
     if spec.observation == "patches":
         return PatchesObserver(spec.num_envs, spec.patch_size, spec.show_chosen)
     if spec.observation == "pixels":
-        return PixelsObserver(spec.pixels_size)
+        return PixelsObserver(spec.num_envs, spec.pixels_size, spec.show_chosen)
     raise ValueError(f"unknown observation mode {spec.observation!r}")
 
 

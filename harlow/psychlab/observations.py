@@ -130,22 +130,40 @@ class PatchesObserver:
 
 
 class PixelsObserver:
-    """The whole frame, grayscale, area-resampled to ``size x size``, in [0, 1], flattened."""
+    """The whole frame, grayscale, area-resampled to ``size x size``, in [0, 1], flattened.
 
-    def __init__(self, size: int = 21) -> None:
+    With ``show_previous`` the frame on which the agent made its previous choice
+    follows the current one (zeros on an episode's first trial): with the previous
+    action it tells which image was chosen, and set beside the current frame it
+    shows whether the images swapped sides, as ``show_chosen`` does for the image
+    observers.
+    """
+
+    def __init__(self, num_envs: int, size: int = 21, show_previous: bool = True) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         if size < 4:
             raise ValueError(f"pixels size must be >= 4, got {size}")
         self.size = size
-        self.observation_size = size * size
+        self.show_previous = show_previous
+        self.num_frames = 2 if show_previous else 1
+        self.observation_size = self.num_frames * size * size
+        self._current = np.zeros((num_envs, size * size), np.float32)
+        self._previous = np.zeros((num_envs, size * size), np.float32)
 
     def start_episode(self, env: int) -> None:
-        """Pixels carry no memory between episodes."""
+        """No choice was made yet in environment ``env``'s new episode."""
+        self._previous[env] = 0.0
 
     def note_choice(self, env: int, side: int) -> None:
-        """The whole frame already shows where the agent looked: nothing to remember."""
+        """The frame environment ``env`` chose on becomes its previous frame."""
+        self._previous[env] = self._current[env]
 
     def observe(self, env: int, frame: np.ndarray, detection: Detection) -> np.ndarray:
-        """The downsampled grayscale frame."""
+        """``[current(, previous)]`` downsampled grayscale frames."""
         gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
         small = cv2.resize(gray, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return (small.astype(np.float32) / 255.0).ravel()
+        self._current[env] = small.ravel().astype(np.float32) / 255.0
+        if not self.show_previous:
+            return self._current[env].copy()
+        return np.concatenate([self._current[env], self._previous[env]])
