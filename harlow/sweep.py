@@ -13,7 +13,6 @@ that has finished only re-saves its last checkpoint.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shlex
@@ -28,10 +27,9 @@ from typing import IO, NoReturn
 
 from absl import app, flags
 from ml_collections import config_flags
-from tqdm import tqdm
 
 from harlow.config_validation import validate_config
-from harlow.progress import LOG_REFRESH_SECONDS, output_is_terminal, progress_bar
+from harlow.progress import PostfixUpdater, progress_bar
 from harlow.seeds import (
     config_override_args,
     log_tail,
@@ -107,24 +105,6 @@ def _latest_env_steps(log_path: Path) -> int | None:
     return int(found[-1]) if found else None
 
 
-class _PostfixUpdater:
-    """Shows the seeds' progress on the bar when it changes, rate-limited off a terminal."""
-
-    def __init__(self, bar: tqdm) -> None:
-        self._bar = bar
-        self._text = ""
-        self._shown_at = -math.inf
-        self._min_interval = 0.0 if output_is_terminal() else LOG_REFRESH_SECONDS
-
-    def show(self, text: str) -> None:
-        """Sets the postfix to ``text``; redraws unless that happened too recently."""
-        now = time.monotonic()
-        if text == self._text or now - self._shown_at < self._min_interval:
-            return
-        self._text, self._shown_at = text, now
-        self._bar.set_postfix_str(text)
-
-
 def train_seeds(
     seeds: list[int],
     workdir: Path,
@@ -139,7 +119,7 @@ def train_seeds(
     running: list[_Run] = []
     codes: dict[int, int] = {}
     bar = progress_bar(total=len(seeds), unit="seed", desc="sweep", disable=not show_progress)
-    postfix = _PostfixUpdater(bar)
+    postfix = PostfixUpdater(bar)
     try:
         while pending or running:
             while pending and len(running) < parallel:

@@ -2,7 +2,7 @@
 
 import io
 
-from harlow import progress, sweep
+from harlow import progress
 
 
 def test_bars_redraw_rarely_off_a_terminal(monkeypatch):
@@ -22,11 +22,11 @@ def test_a_log_file_gets_one_line_per_refresh_not_per_update(monkeypatch):
     assert log.getvalue().count("\r") <= 3  # the start, maybe one refresh, the end
 
 
-def test_sweep_postfix_is_rate_limited_off_a_terminal(monkeypatch):
-    monkeypatch.setattr(sweep, "output_is_terminal", lambda: False)
+def test_postfix_is_rate_limited_off_a_terminal(monkeypatch):
+    monkeypatch.setattr(progress, "output_is_terminal", lambda: False)
     log = io.StringIO()
     bar = progress.progress_bar(total=2, file=log)
-    updater = sweep._PostfixUpdater(bar)
+    updater = progress.PostfixUpdater(bar)
     for percent in range(50):
         updater.show(f"seed 0: {percent}%")
     bar.close()
@@ -34,11 +34,11 @@ def test_sweep_postfix_is_rate_limited_off_a_terminal(monkeypatch):
     assert "seed 0: 49%" not in log.getvalue()
 
 
-def test_sweep_postfix_follows_changes_on_a_terminal(monkeypatch):
-    monkeypatch.setattr(sweep, "output_is_terminal", lambda: True)
+def test_postfix_follows_changes_on_a_terminal(monkeypatch):
+    monkeypatch.setattr(progress, "output_is_terminal", lambda: True)
     log = io.StringIO()
     bar = progress.progress_bar(total=2, file=log, mininterval=0)
-    updater = sweep._PostfixUpdater(bar)
+    updater = progress.PostfixUpdater(bar)
     for percent in range(3):
         updater.show(f"seed 0: {percent}%")
     bar.close()
