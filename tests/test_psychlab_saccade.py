@@ -111,24 +111,37 @@ def test_patch_and_pixel_observations(faces):
     assert observations[0].shape == (2, 3 * 24 * 24)
     assert observations[0].min() >= 0.0 and observations[0].max() <= 1.0
     assert observations[0].std() > 0.05
-    _, observations, _ = _play(faces, 22.5, trials=2, num_envs=2, observer=PixelsObserver(2, 21))
-    frame = 21 * 21
+    _, observations, steps = _play(
+        faces, 22.5, trials=2, num_envs=2, observer=PixelsObserver(2, 20)
+    )
+    frame = 20 * 20
     assert observations[0].shape == (2, 2 * frame)
     assert observations[0][:, frame:].max() == 0.0  # no previous choice in a new episode
-    np.testing.assert_array_equal(observations[1][:, frame:], observations[0][:, :frame])
+    choices = steps[0][0]
+    for env, side in enumerate(choices):
+        shown = observations[0][env, :frame].reshape(20, 20)
+        chosen = observations[1][env, frame:].reshape(20, 20)
+        kept, blanked = (
+            (slice(0, 10), slice(10, 20)) if side == 0 else (slice(10, 20), slice(0, 10))
+        )
+        np.testing.assert_array_equal(chosen[:, kept], shown[:, kept])
+        assert chosen[:, blanked].max() == 0.0
     _, observations, _ = _play(
-        faces, 22.5, trials=1, num_envs=2, observer=PixelsObserver(2, 21, show_previous=False)
+        faces, 22.5, trials=1, num_envs=2, observer=PixelsObserver(2, 21, show_chosen=False)
     )
-    assert observations[0].shape == (2, frame)
+    assert observations[0].shape == (2, 21 * 21)
     assert observations[0].std() > 0.05
 
 
-def test_pixels_observer_forgets_the_previous_frame_between_episodes():
+@pytest.mark.parametrize(("side", "kept"), [(0, slice(0, 4)), (1, slice(4, 8))])
+def test_pixels_observer_keeps_the_chosen_half_for_one_episode(side, kept):
     observer = PixelsObserver(1, 8)
     frame = np.full((16, 16, 3), 200, np.uint8)
     observer.observe(0, frame, None)
-    observer.note_choice(0, 0)
-    assert observer.observe(0, frame, None)[64:].min() > 0.7
+    observer.note_choice(0, side)
+    chosen = observer.observe(0, frame, None)[64:].reshape(8, 8)
+    assert chosen[:, kept].min() > 0.7
+    assert chosen.sum() == chosen[:, kept].sum()  # the other half is blanked
     observer.start_episode(0)
     assert observer.observe(0, frame, None)[64:].max() == 0.0
     with pytest.raises(ValueError, match="num_envs"):
