@@ -142,9 +142,9 @@ def test_pixels_config_encodes_whole_frames():
     finally:
         env.close()
     # The current frame and the one of the previous choice, and their difference.
-    assert (agent.encoder.num_patches, agent.encoder.patch_size) == (2, 42)
+    assert (agent.encoder.num_patches, agent.encoder.patch_size) == (2, 84)
     assert agent.encoder.pairs == [(0, 1)]
-    assert observation.shape == (2, 2 * 42 * 42)
+    assert observation.shape == (2, 2 * 84 * 84)
     features = agent.observation_features(tf.constant(observation))
     assert features.shape == (2, 3 * agent.encoder.embedding_size)
 
