@@ -27,6 +27,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.agent.conv_strides = (4, 2)
     config.agent.conv_pairwise_differences = True  # |current - previous choice embedding|
     config.agent.lstm_units = 64
-    config.train.total_env_steps = 300_000  # trials: 50,000 episodes
+    config.train.total_env_steps = 600_000  # trials: 100,000 episodes (learning starts late)
     config.train.learning_rate = 3e-3
     return config
