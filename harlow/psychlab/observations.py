@@ -5,12 +5,13 @@ Each observer turns the frame in which a trial's two images appeared (and its
 per trial and environment, and tells it which side the agent chose
 (``note_choice``).
 
-The image observers (ids, patches) also show, by default, the image the agent chose
-in the previous trial (zeros on an episode's first trial): the image it was fixating
-while that trial's reward came, which the frame-level agent of Wang et al. (2018) sees
-on its reward frames. Without it a trial-level agent must recover the chosen image
-from its previous action and the previous arrangement of the images (an XOR); in our
-runs that kept LSTM A2C at about 80 % correct after 300,000 trials.
+Every observer also shows, by default, the image the agent chose in the previous
+trial (zeros on an episode's first trial; for pixels, the chosen half of that trial's
+frame): the image it was fixating while that trial's reward came, which the
+frame-level agent of Wang et al. (2018) sees on its reward frames. Without it a
+trial-level agent must recover the chosen image from its previous action and the
+previous arrangement of the images (an XOR); in our runs that kept LSTM A2C at about
+80 % correct after 300,000 trials.
 """
 
 from __future__ import annotations
