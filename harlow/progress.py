@@ -27,6 +27,8 @@ def progress_bar(**kwargs: Any) -> tqdm:
     """A ``tqdm`` bar on stderr; off a terminal it redraws every ``LOG_REFRESH_SECONDS``."""
     if not output_is_terminal():
         kwargs.setdefault("mininterval", LOG_REFRESH_SECONDS)
+        # tqdm's monitor thread also redraws a bar idle for ``maxinterval`` (10 s by default).
+        kwargs.setdefault("maxinterval", LOG_REFRESH_SECONDS)
     return tqdm(**kwargs)
 
 

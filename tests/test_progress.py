@@ -8,7 +8,7 @@ from harlow import progress
 def test_bars_redraw_rarely_off_a_terminal(monkeypatch):
     monkeypatch.setattr(progress, "output_is_terminal", lambda: False)
     bar = progress.progress_bar(total=10, file=io.StringIO())
-    assert bar.mininterval == progress.LOG_REFRESH_SECONDS
+    assert bar.mininterval == bar.maxinterval == progress.LOG_REFRESH_SECONDS
     monkeypatch.setattr(progress, "output_is_terminal", lambda: True)
     assert progress.progress_bar(total=10, file=io.StringIO()).mininterval < 1
 
