@@ -258,6 +258,7 @@ def test_trials_are_reported_and_the_last_choice_ends_the_episode(fake_lab):
         assert list(zip(info["correct_image"], info["incorrect_image"], strict=True)) == (
             expected_pairs
         )
+        assert "correct_id" not in info  # the ids here are strings, not dataset ids
 
         second = _play_trial(fake_lab, env, first[-1][0], looks)
         ends = [i for i, out in enumerate(second) if out[2].any()]
@@ -268,6 +269,20 @@ def test_trials_are_reported_and_the_last_choice_ends_the_episode(fake_lab):
         red = (frames[..., 0] > 200) & (frames[..., 1] < 60)
         assert red.sum(axis=(1, 2)).min() > 0  # already the next episode's first frame
         assert all(len(lab.seeds) == 2 for lab in labs)
+    finally:
+        env.close()
+
+
+def test_integer_image_ids_are_reported_as_dataset_ids(fake_lab):
+    dataset_ids = [201, 202, 203, 204, 205]
+    env = DmlabHarlowEnv(2, _images(5), dataset_ids, level=SHORT_EPISODE)
+    try:
+        env.reset()
+        _, _, _, info = env.step(np.zeros((2, 7), np.int64))
+        for index, lab in enumerate(fake_lab.INSTANCES):
+            assert info["correct_id"][index] == dataset_ids[lab._correct - 1]
+            assert info["incorrect_id"][index] == dataset_ids[lab._incorrect - 1]
+        assert info["correct_id"].dtype == np.int32
     finally:
         env.close()
 

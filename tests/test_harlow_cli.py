@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_runner import run_module
+from cli_runner import REPO, run_module
+
+FAKE_DEEPMIND_LAB = REPO / "tests" / "fake_deepmind_lab"
 
 TINY = [
     "--config.agent.lstm_units=8",
@@ -130,3 +132,46 @@ def test_dmlab_backend_without_deepmind_lab_says_how_to_get_it(tmp_path):
     assert "--config.env.backend=simulator" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_train_and_evaluate_on_the_dmlab_backend(tmp_path):
+    """The whole stack on DeepMind Lab's backend, with the test fake of deepmind_lab."""
+    fake = {"PYTHONPATH": str(FAKE_DEEPMIND_LAB)}
+    workdir = tmp_path / "run"
+    result = run_module(
+        "harlow.train",
+        "--config=configs/harlow.py",
+        f"--workdir={workdir}",
+        "--noprogress",
+        "--config.env.backend=dmlab",
+        *TINY,
+        extra_env=fake,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "trained 480 env steps (80 episodes" in result.stdout
+    assert json.loads((workdir / "config.json").read_text())["env"]["backend"] == "dmlab"
+
+    out = tmp_path / "eval"
+    result = run_module(
+        "harlow.evaluate",
+        f"--workdir={workdir}",
+        "--episodes=8",
+        "--nostages",
+        f"--output_dir={out}",
+        extra_env=fake,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["episodes"] == 8 and report["timeouts"] == 0
+    with open(out / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 48
+    for episode in range(8):
+        trials = [row for row in rows if row["episode"] == str(episode)]
+        pairs = {frozenset((row["left_image"], row["right_image"])) for row in trials}
+        assert len(pairs) == 1  # one pair of images per episode
+        (pair,) = pairs
+        assert len(pair) == 2 and all(int(image) > 200 for image in pair)  # held-out faces
+        rewarded = {row[f"{row['correct_side']}_image"] for row in trials}
+        assert len(rewarded) == 1  # the same image is rewarded wherever it is shown
+        assert {row["left_image"] for row in trials} == pair  # both sides are used

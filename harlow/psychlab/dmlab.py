@@ -16,7 +16,11 @@ Contract (as for every ScreenEnv):
     step (0 if none); ``correct`` int8, 1 if that choice was the rewarded image, 0 if
     not, -1 if no trial ended; ``correct_image`` and ``incorrect_image`` int32, the
     episode's rewarded and unrewarded image as row indices into ``images`` (-1 if the
-    level did not publish them).
+    level did not publish them); where ``image_ids`` are integers, also
+    ``correct_id`` and ``incorrect_id`` int32, the same images as dataset ids (-1 if
+    not published). Which of them is left and which right is not reported: the
+    level swaps the sides between trials, and the side of the rewarded image only
+    shows in the reward of a choice (``SaccadeWrapper`` fills in the sides from it).
 
 Each environment's reset seeds come from its own ``np.random.Generator`` (spawned from
 ``seed``), so results do not depend on how environments are spread over workers. The
@@ -377,6 +381,11 @@ class DmlabHarlowEnv:
         self.num_envs, self.width, self.height = num_envs, width, height
         self.split = split
         self.image_ids = list(image_ids)
+        ids = np.asarray(self.image_ids)
+        # Row -> dataset id, with row -1 (not published) -> -1 as the last entry.
+        self._dataset_ids = (
+            np.append(ids, -1).astype(np.int32) if np.issubdtype(ids.dtype, np.integer) else None
+        )
         self._root = Path(tempfile.mkdtemp(prefix="harlow_dmlab_"))
         self._backend: list[WorkerPool | _InProcessLabs] = []
         self._finalizer = weakref.finalize(self, _release, self._backend, self._root)
@@ -426,6 +435,9 @@ class DmlabHarlowEnv:
             "correct_image": pairs[:, 0],
             "incorrect_image": pairs[:, 1],
         }
+        if self._dataset_ids is not None:
+            info["correct_id"] = self._dataset_ids[pairs[:, 0]]
+            info["incorrect_id"] = self._dataset_ids[pairs[:, 1]]
         return (
             np.stack([r.frame for r in results]),
             np.array([r.reward for r in results], dtype=np.float32),

@@ -20,8 +20,11 @@ Contract (batched, lockstep over N environments, like every ``BatchedEnv``):
   * ``info`` holds per-environment arrays about the trial just played:
     ``choice`` (the side chosen), ``choice_reward`` (the +-5), ``correct`` (the
     choice was rewarded), ``correct_side`` (the rewarded image's side, known from
-    the reward), ``left_id`` and ``right_id`` (the dataset ids shown, where the
-    frame-level environment reports them, else -1: never shown to the agent),
+    the reward), ``left_id`` and ``right_id`` (the dataset ids shown, else -1;
+    never shown to the agent: from the frame-level environment's ``left_id`` and
+    ``right_id`` when it reports them per frame, as the simulator does, or else from
+    its episode's ``correct_id`` and ``incorrect_id`` and the side the choice's
+    reward shows to be correct, as on DeepMind Lab; -1 on a timed-out trial there),
     ``frames`` (frames this trial took) and ``timeouts`` (trials cut short by
     ``max_frames_per_trial``; 0 in normal play).
 """
@@ -138,13 +141,16 @@ class SaccadeWrapper:
         choice_rewards = np.zeros(self.num_envs)
         dones = np.zeros(self.num_envs, bool)
         frames_used = np.zeros(self.num_envs, int)
-        timeouts = self._run_until_ready(dones, rewards, frames_used, choice_rewards)
+        chosen_pairs = np.full((self.num_envs, 2), -1, np.int32)
+        timeouts = self._run_until_ready(dones, rewards, frames_used, choice_rewards, chosen_pairs)
         correct = choice_rewards > 0
+        correct_side = np.where(correct, choices, 1 - choices)
+        _fill_sides_from_choice(image_ids, chosen_pairs, correct_side)
         info = {
             "choice": choices.astype(np.int8),
             "choice_reward": choice_rewards.astype(np.float32),
             "correct": correct,
-            "correct_side": np.where(correct, choices, 1 - choices).astype(np.int8),
+            "correct_side": correct_side.astype(np.int8),
             "left_id": image_ids[:, 0],
             "right_id": image_ids[:, 1],
             "frames": frames_used,
@@ -163,12 +169,15 @@ class SaccadeWrapper:
         rewards: np.ndarray,
         frames_used: np.ndarray,
         choice_rewards: np.ndarray | None = None,
+        chosen_pairs: np.ndarray | None = None,
     ) -> np.ndarray:
         """Steps frames until every environment shows its next trial's images.
 
         Rewards of an environment are summed into ``rewards`` until its episode ends;
         rewards after that belong to the next episode's first trial and are dropped
         here (the level pays nothing between an episode's start and its first images).
+        On the frame of a choice's reward, ``chosen_pairs`` gets the episode's
+        (rewarded, unrewarded) dataset ids where the frame-level environment reports them.
         """
         timeouts = np.zeros(self.num_envs, int)
         detections = self._see()
@@ -190,6 +199,9 @@ class SaccadeWrapper:
             if choice_rewards is not None:
                 is_choice = live & (np.abs(frame_rewards) >= 2)
                 choice_rewards[is_choice] += frame_rewards[is_choice]
+                if chosen_pairs is not None and "correct_id" in self._frame_info:
+                    chosen_pairs[is_choice, 0] = self._frame_info["correct_id"][is_choice]
+                    chosen_pairs[is_choice, 1] = self._frame_info["incorrect_id"][is_choice]
             for env in np.flatnonzero(frame_dones & live):
                 dones[env] = True
                 self._controllers[env] = _Controller()
@@ -303,3 +315,16 @@ class SaccadeWrapper:
 
     def _search_px(self) -> float:
         return self._focal * math.tan(math.radians(SEARCH_STEP_DEG))
+
+
+def _fill_sides_from_choice(
+    image_ids: np.ndarray, chosen_pairs: np.ndarray, correct_side: np.ndarray
+) -> None:
+    """Where ``image_ids`` [N, 2] (left, right) is unknown, places the episode's
+    (rewarded, unrewarded) ``chosen_pairs`` [N, 2] on the sides the choice's reward showed."""
+    known = (chosen_pairs >= 0).all(axis=1) & (image_ids < 0).all(axis=1)
+    rewarded_left = correct_side == LEFT
+    left = np.where(rewarded_left, chosen_pairs[:, 0], chosen_pairs[:, 1])
+    right = np.where(rewarded_left, chosen_pairs[:, 1], chosen_pairs[:, 0])
+    image_ids[known, 0] = left[known]
+    image_ids[known, 1] = right[known]
