@@ -42,6 +42,7 @@ def test_evaluate_writes_the_learning_set_report(trained, tmp_path):
     assert "trials 2..6:" in result.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["split"] == "heldout" and report["episodes"] == 8
+    assert report["backend"] == "simulator" and report["observation"] == "ids"
     assert [e["trial"] for e in report["accuracy_by_trial"]] == [1, 2, 3, 4, 5, 6]
     assert report["env_steps"] == 480 and report["timeouts"] == 0
     with open(out / "trials.csv") as f:
@@ -175,3 +176,21 @@ def test_train_and_evaluate_on_the_dmlab_backend(tmp_path):
         rewarded = {row[f"{row['correct_side']}_image"] for row in trials}
         assert len(rewarded) == 1  # the same image is rewarded wherever it is shown
         assert {row["left_image"] for row in trials} == pair  # both sides are used
+
+
+def test_simulator_run_evaluates_on_the_dmlab_backend(trained, tmp_path):
+    """A run trained on the simulator, evaluated on DeepMind Lab (the test fake)."""
+    result = run_module(
+        "harlow.evaluate",
+        f"--workdir={trained}",
+        "--episodes=4",
+        "--nostages",
+        "--config.env.backend=dmlab",
+        f"--output_dir={tmp_path}",
+        extra_env={"PYTHONPATH": str(FAKE_DEEPMIND_LAB)},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["episodes"] == 4 and report["timeouts"] == 0
+    assert report["backend"] == "dmlab" and "images (dmlab):" in result.stdout
+    assert json.loads((trained / "config.json").read_text())["env"]["backend"] == "simulator"

@@ -79,7 +79,12 @@ def evaluate(
     """Evaluates on ``config.eval.split``; writes ``trials.csv`` and ``accuracy_by_trial.png``."""
     split = config.eval.split
     table = collect_trials(agent, config, episodes, seed, greedy, split)
-    summary = {"split": split, "dataset": str(harlow_env.dataset_path(config))}
+    summary = {
+        "split": split,
+        "dataset": str(harlow_env.dataset_path(config)),
+        "backend": config.env.backend,
+        "observation": config.env.observation,
+    }
     summary |= analysis.summarize(table)
     output_dir = Path(output_dir)
     atomic_write_text(output_dir / "trials.csv", table.to_csv())
@@ -113,7 +118,8 @@ def _percent(entry: dict) -> str:
 
 def format_summary(summary: dict) -> str:
     """Human-readable lines: accuracy per trial, trials 2..6, reward per episode."""
-    lines = [f"{summary['episodes']} episodes on {summary['split']} images:"]
+    backend = f" ({summary['backend']})" if "backend" in summary else ""
+    lines = [f"{summary['episodes']} episodes on {summary['split']} images{backend}:"]
     for entry in summary["accuracy_by_trial"]:
         lines.append(f"  trial {entry['trial']}: {_percent(entry)}")
     lines.append(f"  trials 2..6: {_percent(summary['trials_2_to_6'])}")
