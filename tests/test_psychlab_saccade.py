@@ -171,6 +171,48 @@ def test_trial_info_reports_choice_sides_and_dataset_ids(faces):
             assert (info["left_id"][env], info["right_id"][env]) == (left_id, right_id)
 
 
+class EpisodePairOnly:
+    """The simulator reporting ids as DeepMind Lab's adapter does: only the episode's pair.
+
+    ``correct_id``/``incorrect_id`` are those of the episode the step played in (on the
+    step that ends an episode, the ending one), and per-frame left/right ids are hidden.
+    """
+
+    def __init__(self, sim):
+        self.sim = sim
+        self.num_envs, self.width, self.height = sim.num_envs, sim.width, sim.height
+
+    def reset(self):
+        return self.sim.reset()
+
+    def step(self, actions):
+        pair = (self.sim._correct_id.copy(), self.sim._incorrect_id.copy())
+        frames, rewards, dones, info = self.sim.step(actions)
+        info = {k: v for k, v in info.items() if k not in ("left_id", "right_id")}
+        info["correct_id"], info["incorrect_id"] = pair
+        return frames, rewards, dones, info
+
+    def close(self):
+        self.sim.close()
+
+
+def test_sides_of_an_episode_pair_are_filled_in_from_the_choice_reward(faces):
+    """Where the backend reports only the episode's pair, the ids per side come out the
+    same as the simulator's per-frame ids (same seed, same choices)."""
+    _, _, reference = _play(faces, 22.5, trials=14)
+    sim = BatchedHarlowSimulator(
+        6, faces.images, faces.ids("train"), seed=0, spawn_yaw_range_deg=22.5
+    )
+    wrapper = SaccadeWrapper(EpisodePairOnly(sim), IdsObserver(6))
+    wrapper.reset()
+    for choices, _, done, expected in reference:
+        _, _, done_here, info = wrapper.step(choices)
+        np.testing.assert_array_equal(done_here, done)
+        np.testing.assert_array_equal(info["left_id"], expected["left_id"])
+        np.testing.assert_array_equal(info["right_id"], expected["right_id"])
+    assert (info["left_id"] > 0).all()
+
+
 @pytest.mark.parametrize("make_observer", [IdsObserver, lambda n: PatchesObserver(n, 12)])
 def test_observation_shows_the_previously_chosen_image(faces, make_observer):
     num_envs = 3
