@@ -171,14 +171,21 @@ def test_face_crop_uses_the_detector_and_falls_back_to_the_centre(tmp_path):
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"fixtures not found at {FIXTURES}")
 def test_imports_the_recorded_dmlab_dataset_and_finds_the_astronauts_face(tmp_path):
-    # The folder holds 24 images and manifest.json, which is skipped as not an image.
-    result = import_dataset(FIXTURES / "dataset", tmp_path / "dmlab", skip_bad=True)
-    assert result.skipped == [
-        "manifest.json: not a readable image (Pillow recognises no image format in it)"
-    ]
+    # The folder holds 24 images and its manifest.json, which is not taken for an image.
+    result = import_dataset(FIXTURES / "dataset", tmp_path / "dmlab")
+    assert result.skipped == []
     records = {r["source"]: r for r in _manifest(tmp_path / "dmlab")["images"]}
     assert len(records) == 24 and records["0001.png"]["face_found"] is True  # astronaut photo
     assert len(load_dataset(tmp_path / "dmlab").heldout_ids) == 5
+
+
+def test_another_dataset_folder_imports_without_its_manifest(tmp_path):
+    source = tmp_path / "faces"
+    write_face_dataset(source, count=12, heldout=4, seed=3)
+    assert (source / MANIFEST_FILE).is_file()
+    result = import_dataset(source, tmp_path / "copy")
+    assert result.skipped == []
+    assert len(result.train_ids) + len(result.heldout_ids) == 12
 
 
 def _make_bad_folder(src: Path) -> dict[str, str]:

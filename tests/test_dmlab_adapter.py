@@ -13,14 +13,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harlow.psychlab import dmlab
 from harlow.psychlab.dmlab import (
     LEVEL_SCRIPT,
     DmlabHarlowEnv,
     DmlabUnavailableError,
+    HarlowLab,
     HarlowLevelSettings,
     harlow_lab_config,
+    remove_stale_temporary_folders,
 )
-from harlow.psychlab.dmlab_workers import DmlabWorkerError
+from harlow.psychlab.dmlab_workers import DmlabWorkerError, WorkerPool
+from harlow.psychlab.observations import IdsObserver
+from harlow.psychlab.saccade import SaccadeWrapper
 
 FAKE_DIR = Path(__file__).resolve().parent / "fake_deepmind_lab"
 LOOK_TO_IMAGE = 163  # look units from the screen centre to an image centre (0.25 screen)
@@ -29,10 +34,15 @@ SHORT_EPISODE = HarlowLevelSettings(trials_per_episode=2)
 
 @pytest.fixture
 def fake_lab(monkeypatch, tmp_path):
-    """The fake deepmind_lab module; the adapter's temporary folders go under tmp_path."""
+    """The fake deepmind_lab module; the adapter's temporary folders go under tmp_path.
+
+    The test process stands for one without TensorFlow (where Labs may run in
+    process), whatever other tests imported: the fake does not crash next to it.
+    """
     monkeypatch.syspath_prepend(str(FAKE_DIR))
     monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(dmlab, "tensorflow_loaded", lambda: False)
     module = importlib.import_module("deepmind_lab")
     module.INSTANCES.clear()
     yield module
@@ -82,6 +92,86 @@ def test_missing_module_gives_clear_error(monkeypatch):
     with pytest.raises(DmlabUnavailableError, match="bazel build") as error:
         _env()
     assert "--config.env.backend=simulator" in str(error.value)
+    assert "[dmenv_module]" in str(error.value)  # the wheel needs dm-env
+
+
+def test_missing_dependency_of_deepmind_lab_is_named(monkeypatch, tmp_path):
+    package = tmp_path / "site" / "deepmind_lab"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("import dm_env\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
+    monkeypatch.setitem(sys.modules, "dm_env", None)  # not installed
+    with pytest.raises(DmlabUnavailableError, match="installed but cannot import 'dm_env'") as e:
+        dmlab.import_deepmind_lab()
+    assert "pip install dm-env" in str(e.value) and "bazel build" not in str(e.value)
+    sys.modules.pop("deepmind_lab", None)
+
+
+def test_labs_run_in_a_worker_where_tensorflow_is_loaded(fake_lab, monkeypatch, tmp_path):
+    """DeepMind Lab's renderer crashes next to TensorFlow: no Lab in such a process."""
+    monkeypatch.setattr(dmlab, "tensorflow_loaded", lambda: True)
+    env = _env(2, num_workers=0)
+    try:
+        assert isinstance(env._labs(), WorkerPool) and env._labs().num_workers == 1
+        assert fake_lab.INSTANCES == []  # none in this process
+        assert env.reset().shape == (2, 84, 84, 3)
+    finally:
+        env.close()
+    spec = dmlab.LabSpec({}, "software", np.random.SeedSequence(0), tmp_path / "lab", 1)
+    with pytest.raises(RuntimeError, match="crashes in a process that has imported TensorFlow"):
+        HarlowLab(spec)
+
+
+def test_worker_processes_never_import_tensorflow(fake_lab, monkeypatch, tmp_path):
+    import tensorflow  # noqa: F401 - the parent has it, as harlow.train does
+
+    log_dir = tmp_path / "labs"
+    log_dir.mkdir()
+    monkeypatch.setenv("FAKE_DMLAB_LOG_DIR", str(log_dir))
+    monkeypatch.setenv("FAKE_DMLAB_CRASH_NEXT_TO_TENSORFLOW", "1")
+    env = _env(3, num_workers=2)
+    try:
+        env.reset()
+        records = sorted(path.read_text() for path in log_dir.iterdir())
+    finally:
+        env.close()
+    assert len(records) == 3 and all("tensorflow=False" in r for r in records)
+    assert f"pid={os.getpid()} " not in "".join(records)
+
+
+def test_folders_of_killed_processes_are_removed(fake_lab, tmp_path):
+    dead = tmp_path / "harlow_dmlab_999999999_abc"  # no such process
+    (dead / "dataset_train").mkdir(parents=True)
+    alive = tmp_path / f"harlow_dmlab_{os.getppid()}_abc"
+    alive.mkdir()
+    unrelated = tmp_path / "harlow_dmlab_notapid"
+    unrelated.mkdir()
+    assert remove_stale_temporary_folders() == [dead]
+    assert alive.is_dir() and unrelated.is_dir() and not dead.exists()
+    dead.mkdir()
+    env = _env(1)  # every adapter sweeps on start
+    env.close()
+    assert not dead.exists()
+
+
+def test_each_trial_reads_fixation_plus_choice_reward(fake_lab):
+    """Under the saccade wrapper every trial's reward is +1 +-5, the last one included
+    (the fake pays the fixation +1 on the frame the images appear, the real level one
+    frame later: both belong to the trial those images start)."""
+    num_envs = 3
+    ids = list(range(1, 6))
+    wrapper = SaccadeWrapper(
+        DmlabHarlowEnv(num_envs, _images(5), ids, seed=2), IdsObserver(num_envs)
+    )
+    try:
+        wrapper.reset()
+        rng = np.random.default_rng(0)
+        for _ in range(7):
+            _, reward, _, info = wrapper.step(rng.integers(0, 2, num_envs))
+            np.testing.assert_array_equal(reward, info["choice_reward"] + 1.0)
+    finally:
+        wrapper.close()
 
 
 def test_lab_gets_level_script_and_config_strings(fake_lab):
@@ -375,10 +465,10 @@ def test_garbage_collection_stops_workers_and_removes_folders(fake_lab, tmp_path
     env = _env(2, num_workers=2)
     pool = env._labs()
     processes = list(pool._processes)
-    assert all(p.is_alive() for p in processes)
+    assert all(p.poll() is None for p in processes)
     del env, pool
     gc.collect()
-    assert not any(p.is_alive() for p in processes)
+    assert all(p.poll() is not None for p in processes)
     assert os.listdir(tmp_path) == []
 
 

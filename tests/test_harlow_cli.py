@@ -135,9 +135,30 @@ def test_dmlab_backend_without_deepmind_lab_says_how_to_get_it(tmp_path):
     assert not (tmp_path / "checkpoints").exists()
 
 
-def test_train_and_evaluate_on_the_dmlab_backend(tmp_path):
-    """The whole stack on DeepMind Lab's backend, with the test fake of deepmind_lab."""
-    fake = {"PYTHONPATH": str(FAKE_DEEPMIND_LAB)}
+def _fake_deepmind_lab_env(log_dir: Path) -> dict[str, str]:
+    """The test fake of deepmind_lab, crashing like the real engine next to TensorFlow."""
+    log_dir.mkdir()
+    return {
+        "PYTHONPATH": str(FAKE_DEEPMIND_LAB),
+        "FAKE_DMLAB_CRASH_NEXT_TO_TENSORFLOW": "1",
+        "FAKE_DMLAB_LOG_DIR": str(log_dir),
+    }
+
+
+def _assert_labs_without_tensorflow(log_dir: Path) -> None:
+    records = [path.read_text() for path in log_dir.iterdir()]
+    assert records, "no Lab was created"
+    assert all("tensorflow=False" in record for record in records), records
+
+
+@pytest.mark.parametrize(("train_workers", "eval_workers"), [(0, 2), (2, 1)])
+def test_train_and_evaluate_on_the_dmlab_backend(tmp_path, train_workers, eval_workers):
+    """The whole stack on DeepMind Lab's backend, with the test fake of deepmind_lab.
+
+    Every Lab lives in a process without TensorFlow (the real renderer crashes next to
+    it, and so does the fake here), whatever ``num_workers`` says; every trial's reward
+    in trials.csv is the level's fixation +1 plus the choice's +-5."""
+    fake = _fake_deepmind_lab_env(tmp_path / "labs")
     workdir = tmp_path / "run"
     result = run_module(
         "harlow.train",
@@ -145,6 +166,7 @@ def test_train_and_evaluate_on_the_dmlab_backend(tmp_path):
         f"--workdir={workdir}",
         "--noprogress",
         "--config.env.backend=dmlab",
+        f"--config.env.num_workers={train_workers}",
         *TINY,
         extra_env=fake,
     )
@@ -159,14 +181,17 @@ def test_train_and_evaluate_on_the_dmlab_backend(tmp_path):
         "--episodes=8",
         "--nostages",
         f"--output_dir={out}",
+        f"--config.env.num_workers={eval_workers}",
         extra_env=fake,
     )
     assert result.returncode == 0, result.stderr
+    _assert_labs_without_tensorflow(tmp_path / "labs")
     report = json.loads((out / "report.json").read_text())
     assert report["episodes"] == 8 and report["timeouts"] == 0
     with open(out / "trials.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 48
+    assert {float(row["reward"]) for row in rows} <= {6.0, -4.0}
     for episode in range(8):
         trials = [row for row in rows if row["episode"] == str(episode)]
         pairs = {frozenset((row["left_image"], row["right_image"])) for row in trials}

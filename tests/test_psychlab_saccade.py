@@ -235,3 +235,52 @@ def test_observation_without_the_chosen_image(faces):
     _, observations, _ = _play(faces, 22.5, trials=2, num_envs=2, observer=observer)
     assert observer.observation_size == 4
     assert observations[-1].shape == (2, 4)
+
+
+class LateStarts:
+    """The simulator, with some environments blind for their first frames of every episode.
+
+    While blind, an environment shows a black frame and ignores the look action, so its
+    first trial takes more frames than the others' (as spawn angles do on DeepMind Lab).
+    """
+
+    def __init__(self, sim, blind_frames):
+        self.sim, self.blind_frames = sim, np.asarray(blind_frames)
+        self.num_envs, self.width, self.height = sim.num_envs, sim.width, sim.height
+        self._blind = self.blind_frames.copy()
+
+    def reset(self):
+        self._blind = self.blind_frames.copy()
+        return self._hide(self.sim.reset())
+
+    def step(self, actions):
+        actions = np.where((self._blind > 0)[:, None], 0, actions)
+        self._blind -= 1
+        frames, rewards, dones, info = self.sim.step(actions)
+        self._blind[dones] = self.blind_frames[dones]
+        return self._hide(frames), rewards, dones, info
+
+    def _hide(self, frames):
+        frames = frames.copy()
+        frames[self._blind > 0] = 0
+        return frames
+
+    def close(self):
+        self.sim.close()
+
+
+def test_rewards_stay_with_their_trial_when_environments_fall_out_of_step(faces):
+    """Each trial reads +1 (fixation) +-5 (choice) in every environment, whatever the
+    frame counts of the others: a fixation reward that arrives while an environment
+    waits for the slower ones belongs to its next trial, not the one just played."""
+    num_envs = 4
+    sim = BatchedHarlowSimulator(num_envs, faces.images, faces.ids("train"), seed=3)
+    wrapper = SaccadeWrapper(LateStarts(sim, [0, 0, 3, 6]), IdsObserver(num_envs))
+    wrapper.reset()
+    rng = np.random.default_rng(0)
+    frames_per_trial = []
+    for _ in range(14):
+        _, reward, _, info = wrapper.step(rng.integers(0, 2, num_envs))
+        np.testing.assert_array_equal(reward, info["choice_reward"] + 1.0)
+        frames_per_trial.append(info["frames"])
+    assert len(set(frames_per_trial[5].tolist())) > 1  # the episodes' ends took unequal frames

@@ -1,7 +1,8 @@
 """Turning a folder of arbitrary images into a checked dataset folder.
 
-Every file under the source folder (recursively; names starting with "." are
-ignored) is read as upright RGB, cropped to a square (around the largest face, or
+Every file under the source folder (recursively; names starting with "." and the
+``manifest.json`` of a dataset folder are ignored, so another dataset folder can be
+imported) is read as upright RGB, cropped to a square (around the largest face, or
 the centre) and resized to 256x256. Ids 1..N follow the sorted source paths; a
 seeded random draw holds out a fraction of them. Bad inputs (unreadable, empty,
 corrupt or truncated files, non-images, images under 32 px, decompression bombs,
@@ -20,7 +21,7 @@ import numpy as np
 from harlow.datasets.cropping import FaceDetector, choose_crop, crop_and_resize, detect_largest_face
 from harlow.datasets.decoding import BadImageError, read_rgb
 from harlow.datasets.errors import DatasetError
-from harlow.datasets.manifest import IMAGE_SIZE, MIN_IMAGES_PER_SPLIT
+from harlow.datasets.manifest import IMAGE_SIZE, MANIFEST_FILE, MIN_IMAGES_PER_SPLIT
 from harlow.datasets.storage import (
     DatasetWriter,
     check_dataset_destination,
@@ -146,7 +147,8 @@ def _check_options(heldout_fraction: float, crop: str, seed: int) -> None:
 
 
 def _list_sources(src: Path) -> list[Path]:
-    """Every non-hidden file under ``src``, sorted by path; errors if there is none."""
+    """Every non-hidden file under ``src`` but a dataset's manifest, sorted by path;
+    errors if there is none."""
     if not src.exists():
         raise DatasetError(f"{src}: source folder does not exist")
     if not src.is_dir():
@@ -154,7 +156,9 @@ def _list_sources(src: Path) -> list[Path]:
     sources = []
     for folder, subfolders, files in os.walk(src):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
-        sources.extend(Path(folder) / f for f in files if not f.startswith("."))
+        sources.extend(
+            Path(folder) / f for f in files if not f.startswith(".") and f != MANIFEST_FILE
+        )
     if not sources:
         raise DatasetError(f"{src}: source folder holds no files")
     return sorted(sources, key=lambda p: p.relative_to(src).as_posix())

@@ -19,6 +19,7 @@ import ml_collections
 import numpy as np
 
 from harlow.datasets import default_dataset_path, load_dataset
+from harlow.psychlab.dmlab import DmlabHarlowEnv, remove_stale_temporary_folders
 from harlow.psychlab.dmlab_workers import WorkerPool
 from harlow.psychlab.observations import IdsObserver, PatchesObserver, PixelsObserver
 from harlow.psychlab.saccade import SaccadeWrapper
@@ -111,8 +112,6 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             spawn_yaw_range_deg=spec.spawn_yaw_range_deg,
         )
     elif spec.backend == "dmlab":
-        from harlow.psychlab.dmlab import DmlabHarlowEnv  # imports deepmind_lab lazily
-
         backend = DmlabHarlowEnv(
             spec.num_envs,
             dataset.images[image_ids - 1],
@@ -139,6 +138,7 @@ class ParallelTrialEnv:
     def __init__(self, specs: list[TrialEnvSpec]) -> None:
         self.num_envs = sum(spec.num_envs for spec in specs)
         self.observation_size = observation_size(specs[0])
+        self._backend = specs[0].backend
         self._bounds = np.cumsum([0] + [spec.num_envs for spec in specs])
         self._pool = WorkerPool(
             build_trial_env,
@@ -146,6 +146,7 @@ class ParallelTrialEnv:
             num_workers=len(specs),
             label="Harlow environment",
             death_hint=_WORKER_DEATH_HINT,
+            envs_per_spec=[spec.num_envs for spec in specs],
         )
 
     def reset(self) -> np.ndarray:
@@ -164,8 +165,11 @@ class ParallelTrialEnv:
         return np.concatenate(observations), np.concatenate(rewards), np.concatenate(dones), info
 
     def close(self) -> None:
-        """Stops the workers (they close their environments)."""
+        """Stops the workers (they close their environments); removes the DeepMind Lab
+        folders of workers that could not (killed or crashed)."""
         self._pool.close()
+        if self._backend == "dmlab":
+            remove_stale_temporary_folders()
 
 
 def make_env(

@@ -26,7 +26,8 @@ Each environment's reset seeds come from its own ``np.random.Generator`` (spawne
 ``seed``), so results do not depend on how environments are spread over workers. The
 images of one split are written as ``0001.png``, ``0002.png``, ... into a private
 folder (``datasetPath``), validated first, since a bad image aborts the process.
-Each Lab gets a private ``TMPDIR``; ``close()`` removes all of these folders.
+Each Lab gets a private ``TMPDIR``; ``close()`` removes all of these folders, and so
+does the next adapter started on the machine if this process was killed outright.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import importlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 import weakref
@@ -66,8 +68,14 @@ INSTALL_HINT = (
     "(https://github.com/google-deepmind/lab): "
     "`bazel build -c opt //python/pip_package:build_pip_package`, then "
     "`./bazel-bin/python/pip_package/build_pip_package /tmp/dmlab_pkg` and "
-    "`pip install /tmp/dmlab_pkg/deepmind_lab-*.whl` into this environment. "
+    "`pip install '/tmp/dmlab_pkg/deepmind_lab-<version>.whl[dmenv_module]'` into this "
+    "environment (the extra brings dm-env, which the wheel imports). "
     "Without it, use the built-in simulator, the default: --config.env.backend=simulator."
+)
+TEMP_PREFIX = "harlow_dmlab_"
+TENSORFLOW_CRASH = (
+    "DeepMind Lab's software renderer (Mesa llvmpipe) crashes in a process that has "
+    "imported TensorFlow"
 )
 
 
@@ -80,9 +88,47 @@ def import_deepmind_lab() -> ModuleType:
     try:
         return importlib.import_module("deepmind_lab")
     except ImportError as error:
+        missing = getattr(error, "name", None)
+        if missing and missing.split(".")[0] != "deepmind_lab":
+            raise DmlabUnavailableError(
+                f"deepmind_lab is installed but cannot import {missing!r} ({error}): "
+                f"install what it needs, e.g. `pip install dm-env` (or reinstall the wheel "
+                f"as 'deepmind_lab-<version>.whl[dmenv_module]')"
+            ) from error
         raise DmlabUnavailableError(
             f"cannot import deepmind_lab ({error}). {INSTALL_HINT}"
         ) from error
+
+
+def tensorflow_loaded() -> bool:
+    """Whether this process has imported TensorFlow (no Lab may render here then)."""
+    return "tensorflow" in sys.modules
+
+
+def remove_stale_temporary_folders(parent: Path | None = None) -> list[Path]:
+    """Removes adapter folders (``harlow_dmlab_<pid>_*``) whose process is gone.
+
+    A process killed outright (SIGKILL, a crash) cannot remove its own dataset copy;
+    the next adapter started on this machine does. Returns the folders removed.
+    """
+    parent = Path(parent or tempfile.gettempdir())
+    removed = []
+    for folder in parent.glob(f"{TEMP_PREFIX}*_*"):
+        pid = folder.name[len(TEMP_PREFIX) :].split("_", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)) and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 @dataclass(frozen=True)
@@ -252,6 +298,11 @@ class HarlowLab:
     """One ``deepmind_lab.Lab`` on harlow_custom.lua: private TMPDIR, seeds, auto-reset."""
 
     def __init__(self, spec: LabSpec) -> None:
+        if tensorflow_loaded():
+            raise RuntimeError(
+                f"{TENSORFLOW_CRASH}: create Labs in worker processes instead "
+                "(DmlabHarlowEnv does so by itself where TensorFlow is loaded)"
+            )
         deepmind_lab = import_deepmind_lab()
         self._temporary_dir = spec.temporary_dir
         self._temporary_dir.mkdir(parents=True, exist_ok=False)
@@ -345,8 +396,9 @@ class DmlabHarlowEnv:
 
     ``images`` [K, 256, 256, 3] uint8 are the images of one split (``split`` names it:
     'train' or 'heldout'), ``image_ids`` their ids in the dataset. ``num_workers=0``
-    runs every Lab in this process; otherwise the Labs are spread over that many
-    worker processes.
+    runs every Lab in this process, unless this process has imported TensorFlow
+    (next to which DeepMind Lab's renderer crashes): then they run in one worker
+    process. Otherwise the Labs are spread over ``num_workers`` worker processes.
     """
 
     def __init__(
@@ -386,7 +438,8 @@ class DmlabHarlowEnv:
         self._dataset_ids = (
             np.append(ids, -1).astype(np.int32) if np.issubdtype(ids.dtype, np.integer) else None
         )
-        self._root = Path(tempfile.mkdtemp(prefix="harlow_dmlab_"))
+        remove_stale_temporary_folders()
+        self._root = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}_"))
         self._backend: list[WorkerPool | _InProcessLabs] = []
         self._finalizer = weakref.finalize(self, _release, self._backend, self._root)
         try:
@@ -405,6 +458,8 @@ class DmlabHarlowEnv:
                 LabSpec(config, renderer, env_seed, self._root / f"lab_tmp_{index}", action_repeat)
                 for index, env_seed in enumerate(np.random.SeedSequence(seed).spawn(num_envs))
             ]
+            if num_workers == 0 and tensorflow_loaded():
+                num_workers = 1
             if num_workers == 0:
                 self._backend.append(_InProcessLabs(specs))
             else:

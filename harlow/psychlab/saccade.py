@@ -17,6 +17,11 @@ Contract (batched, lockstep over N environments, like every ``BatchedEnv``):
     one frame after the images appear) and the choice reward (+5 or -5).
   * Auto-reset: where ``done`` (the episode's last trial was played),
     ``observation`` is already the first trial of the next episode.
+  * Rewards are attributed per environment: a reward that arrives while an
+    environment already waits at its next trial's images (the others, whose trials
+    take more frames, still play) counts towards that next trial, so each trial's
+    reward is the same whatever the other environments do (6 or -4 in the stock
+    level: its own fixation +1 and its choice +-5).
   * ``info`` holds per-environment arrays about the trial just played:
     ``choice`` (the side chosen), ``choice_reward`` (the +-5), ``correct`` (the
     choice was rewarded), ``correct_side`` (the rewarded image's side, known from
@@ -109,6 +114,8 @@ class SaccadeWrapper:
         self._frames: np.ndarray | None = None
         self._observation = np.zeros((self.num_envs, self.observation_size), np.float32)
         self._image_ids = np.full((self.num_envs, 2), -1, np.int32)  # of each trial's frame
+        # Rewards that arrived after an environment's trial was over: its next trial's.
+        self._next_trial_rewards = np.zeros(self.num_envs)
         self._frame_info: dict[str, np.ndarray] = {}
         # Cumulative seconds in the frame-level environment and in the vision pipeline.
         self.seconds = {"backend": 0.0, "vision": 0.0}
@@ -121,8 +128,11 @@ class SaccadeWrapper:
         self._controllers = [_Controller() for _ in range(self.num_envs)]
         for env in range(self.num_envs):
             self.observer.start_episode(env)
-        pending = np.zeros(self.num_envs)
-        self._run_until_ready(np.zeros(self.num_envs, bool), pending, np.zeros(self.num_envs, int))
+        self._next_trial_rewards[:] = 0
+        rewards_before_first_images = np.zeros(self.num_envs)  # none in the level
+        self._run_until_ready(
+            np.zeros(self.num_envs, bool), rewards_before_first_images, np.zeros(self.num_envs, int)
+        )
         return self._observation.copy()
 
     def step(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
@@ -137,7 +147,8 @@ class SaccadeWrapper:
             controller.saccade_sent = controller.saw_cross = False
             self.observer.note_choice(env, int(side))
         image_ids = self._image_ids.copy()
-        rewards = np.zeros(self.num_envs)
+        rewards = self._next_trial_rewards.copy()
+        self._next_trial_rewards[:] = 0
         choice_rewards = np.zeros(self.num_envs)
         dones = np.zeros(self.num_envs, bool)
         frames_used = np.zeros(self.num_envs, int)
@@ -173,9 +184,10 @@ class SaccadeWrapper:
     ) -> np.ndarray:
         """Steps frames until every environment shows its next trial's images.
 
-        Rewards of an environment are summed into ``rewards`` until its episode ends;
-        rewards after that belong to the next episode's first trial and are dropped
-        here (the level pays nothing between an episode's start and its first images).
+        Rewards of an environment are summed into ``rewards`` until its next trial's
+        images show (or its episode ends); from then on they go to that next trial
+        (``_next_trial_rewards``). Rewards between an episode's end and its
+        successor's first images are dropped (the level pays nothing there).
         On the frame of a choice's reward, ``chosen_pairs`` gets the episode's
         (rewarded, unrewarded) dataset ids where the frame-level environment reports them.
         """
@@ -194,19 +206,17 @@ class SaccadeWrapper:
             start = time.perf_counter()
             self._frames, frame_rewards, frame_dones, self._frame_info = self.env.step(actions)
             self.seconds["backend"] += time.perf_counter() - start
-            live = ~dones
-            rewards[live] += frame_rewards[live]
-            if choice_rewards is not None:
-                is_choice = live & (np.abs(frame_rewards) >= 2)
-                choice_rewards[is_choice] += frame_rewards[is_choice]
-                if chosen_pairs is not None and "correct_id" in self._frame_info:
-                    chosen_pairs[is_choice, 0] = self._frame_info["correct_id"][is_choice]
-                    chosen_pairs[is_choice, 1] = self._frame_info["incorrect_id"][is_choice]
-            for env in np.flatnonzero(frame_dones & live):
+            ended_before = dones.copy()
+            ended = frame_dones & ~dones
+            for env in np.flatnonzero(ended):
                 dones[env] = True
                 self._controllers[env] = _Controller()
                 self.observer.start_episode(env)
+                self._next_trial_rewards[env] = 0  # an episode's rewards stay in it
             detections = self._see()
+            self._attribute(
+                frame_rewards, ended_before, ended, rewards, choice_rewards, chosen_pairs
+            )
         stuck = [c.phase != "ready" for c in self._controllers]
         timeouts[stuck] = 1
         for env in np.flatnonzero(stuck):
@@ -214,6 +224,33 @@ class SaccadeWrapper:
             self._image_ids[env] = self._reported_image_ids(env)
             self._controllers[env].phase = "ready"
         return timeouts
+
+    def _attribute(
+        self,
+        frame_rewards: np.ndarray,
+        ended_before: np.ndarray,
+        ended: np.ndarray,
+        rewards: np.ndarray,
+        choice_rewards: np.ndarray | None,
+        chosen_pairs: np.ndarray | None,
+    ) -> None:
+        """Adds one frame's rewards to the trial each belongs to.
+
+        From the frame that shows an environment's next images on, its rewards are
+        that next trial's (the level pays the fixation +1 then or one frame later);
+        before, they are the trial being played, up to the end of its episode.
+        """
+        shows_next = np.array([c.phase == "ready" for c in self._controllers]) & ~ended
+        self._next_trial_rewards[shows_next] += frame_rewards[shows_next]
+        current = ~ended_before & ~shows_next
+        rewards[current] += frame_rewards[current]
+        if choice_rewards is None:
+            return
+        is_choice = current & (np.abs(frame_rewards) >= 2)
+        choice_rewards[is_choice] += frame_rewards[is_choice]
+        if chosen_pairs is not None and "correct_id" in self._frame_info:
+            chosen_pairs[is_choice, 0] = self._frame_info["correct_id"][is_choice]
+            chosen_pairs[is_choice, 1] = self._frame_info["incorrect_id"][is_choice]
 
     def _see(self) -> list[Detection]:
         """Locates the screen's parts in every frame; observes the environments now ready."""

@@ -10,12 +10,20 @@ the images are first shown. It renders a simple view (room grey, screen black, r
 cross, nearest-neighbour images) of a screen 68.8 degrees wide and runs a simplified
 trial protocol driven by the two look actions. Test hooks: ``INSTANCES`` (every Lab
 created in this process), ``Lab.seeds`` and ``Lab.tmpdir``.
+
+Like the real engine built with its software renderer (Mesa llvmpipe), which crashes
+with SIGSEGV at the first ``reset()`` in a process that has imported TensorFlow (the
+renderer binds to the LLVM symbols TensorFlow's library exports), the fake kills its
+process with SIGSEGV there when ``FAKE_DMLAB_CRASH_NEXT_TO_TENSORFLOW=1``. With
+``FAKE_DMLAB_LOG_DIR`` set, every Lab created writes a file there naming its process
+and whether ``tensorflow`` was imported in it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -75,6 +83,13 @@ def _fatal(message: str) -> None:
     os.abort()
 
 
+def _log_creation() -> None:
+    folder = os.environ.get("FAKE_DMLAB_LOG_DIR")
+    if folder:
+        record = Path(tempfile.mkstemp(prefix=f"lab_{os.getpid()}_", dir=folder)[1])
+        record.write_text(f"pid={os.getpid()} tensorflow={'tensorflow' in sys.modules}\n")
+
+
 class Lab:
     """The environment: ``Lab(level, observations, config={}, renderer='software')``."""
 
@@ -108,6 +123,7 @@ class Lab:
         self.tmpdir = tempfile.mkdtemp(prefix="dmlab_temp_folder_", dir=os.environ.get("TMPDIR"))
         self._status, self._steps, self._events = "uninitialized", 0, []
         INSTANCES.append(self)
+        _log_creation()
 
     def _int_setting(self, key: str, default: int) -> int:
         value = self.config.get(key, str(default))
@@ -154,6 +170,11 @@ class Lab:
     def reset(self, episode=-1, seed=None):
         if self._status == "closed":
             raise RuntimeError("Environment is closed.")
+        if os.environ.get("FAKE_DMLAB_CRASH_NEXT_TO_TENSORFLOW") == "1" and (
+            "tensorflow" in sys.modules
+        ):
+            print("fake DeepMind Lab: llvmpipe next to TensorFlow", file=sys.stderr, flush=True)
+            os.kill(os.getpid(), signal.SIGSEGV)
         if seed is not None and not isinstance(seed, int):
             raise ValueError(f"'seed' must be int or None, was '{type(seed).__name__}'.")
         seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
