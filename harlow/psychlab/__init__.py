@@ -9,6 +9,7 @@ Modules (import them directly; this package imports nothing heavy):
   sim_benchmark -- frames per second of the simulator
   dmlab         -- the DeepMind Lab adapter (same interface)
   dmlab_workers -- worker processes for environments that cannot be pickled
+  worker_main   -- the entry point those worker processes run (imports no TensorFlow)
   saccade       -- ``SaccadeWrapper``: one LEFT/RIGHT decision per trial, driven by vision
   observations  -- what the agent sees of a trial: image ids, grayscale patches or pixels
 """
