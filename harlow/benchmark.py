@@ -1,11 +1,18 @@
 """Benchmarks: learning targets over seeds and training throughput.
 
-    python -m harlow.benchmark two_step --seeds=8 [--workdir=runs/benchmark/two_step]
+    python -m harlow.benchmark two_step --seeds=8 [--workdir=runs/benchmark]
+    python -m harlow.benchmark harlow_env      # simulator, vision and saccade speed
+    python -m harlow.benchmark harlow_train    # Harlow training throughput, time split
+    python -m harlow.benchmark dmlab --dmlab_workers=0,1,2   # real DeepMind Lab
 
-Prints, for each seed, the training wall-clock time and the frozen-weights test
-result, checks them against the targets of the two-step task, measures training
-throughput next to the pure-TensorFlow cost of the same LSTM forward+backward
-(in the same run), and writes ``benchmark.json`` and the multi-seed figure.
+``two_step`` prints, for each seed, the training wall-clock time and the
+frozen-weights test result, checks them against the targets of the two-step task,
+measures training throughput next to the pure-TensorFlow cost of the same LSTM
+forward+backward (in the same run), and writes a JSON report and the multi-seed
+figure. ``dmlab`` measures, for each worker count, DeepMind Lab's raw frames/s
+(random look actions) and the trials/s of the trial-level environment on it, and
+the share of the raw rate that the trials reach at the frames per trial they take.
+Each writes ``<workdir>/<name>_benchmark.json``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,13 @@ _EPISODES = flags.DEFINE_integer("episodes", 300, "Frozen-weights test episodes 
 _TIME_LIMIT = flags.DEFINE_float("time_limit", 180.0, "Training seconds allowed per seed.")
 _THROUGHPUT_UPDATES = flags.DEFINE_integer("throughput_updates", 100, "Updates timed.")
 _FRESH = flags.DEFINE_bool("fresh", True, "Delete earlier runs of the same seeds first.")
+_DMLAB_WORKERS = flags.DEFINE_string(
+    "dmlab_workers", "0,1,2", "dmlab: the config.env.num_workers values measured."
+)
+_DMLAB_ENVS = flags.DEFINE_integer(
+    "dmlab_envs", 0, "dmlab: environments (0: the config's train.num_envs)."
+)
+_DMLAB_TRIALS = flags.DEFINE_integer("dmlab_trials", 12, "dmlab: trials timed per environment.")
 
 TWO_STEP_TARGETS = {
     "rewarded_common_minus_rare": 0.20,
@@ -332,10 +346,104 @@ def run_harlow_train(seeds: list[int], workdir: Path) -> bool:
     return True
 
 
+def measure_dmlab(
+    config: ml_collections.ConfigDict, num_envs: int, num_workers: int, trials: int
+) -> dict[str, float]:
+    """DeepMind Lab's raw frames/s and the trial-level environment's trials/s on it.
+
+    Both use the same process layout (``num_workers``; 0 runs the Labs in one worker
+    next to a process that imported TensorFlow, as training does). The raw rate
+    steps random look actions; ``share_of_raw`` is trials/s over what the raw rate
+    allows at the measured frames per trial.
+    """
+    from harlow.datasets import load_dataset
+    from harlow.harlow_task.env import dataset_path, make_env
+    from harlow.psychlab.dmlab import DmlabHarlowEnv, measure_steps_per_second
+
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.env.backend, config.env.num_workers = "dmlab", num_workers
+    dataset = load_dataset(dataset_path(config))
+    ids = dataset.ids(config.env.split)
+    size = config.env.frame_size
+    raw = DmlabHarlowEnv(
+        num_envs, dataset.images[ids - 1], ids, width=size, height=size, num_workers=num_workers
+    )
+    try:
+        start = time.perf_counter()
+        raw.reset()
+        reset_seconds = time.perf_counter() - start
+        raw_fps = measure_steps_per_second(raw, num_steps=max(20, 14 * trials))
+    finally:
+        raw.close()
+    env = make_env(config, num_envs, seed=0)
+    rng = np.random.default_rng(0)
+    frames = timeouts = 0
+    try:
+        env.reset()
+        start = time.perf_counter()
+        for _ in range(trials):
+            _, _, _, info = env.step(rng.integers(0, 2, num_envs))
+            frames += int(info["frames"].sum())
+            timeouts += int(info["timeouts"].sum())
+        elapsed = time.perf_counter() - start
+    finally:
+        env.close()
+    frames_per_trial = frames / (num_envs * trials)
+    trials_per_second = num_envs * trials / elapsed
+    return {
+        "num_envs": num_envs,
+        "num_workers": num_workers,
+        "raw_frames_per_second": raw_fps,
+        "batched_reset_seconds": reset_seconds,
+        "trials_per_second": trials_per_second,
+        "frames_per_second": frames / elapsed,
+        "frames_per_trial": frames_per_trial,
+        "timeouts": timeouts,
+        "share_of_raw": trials_per_second * frames_per_trial / raw_fps,
+    }
+
+
+def run_dmlab(seeds: list[int], workdir: Path) -> bool:
+    """Real DeepMind Lab throughput per worker count (see ``measure_dmlab``)."""
+    del seeds  # nothing is trained here
+    config = load_config_file(_CONFIG.value or DEFAULT_CONFIGS / "harlow.py")
+    num_envs = _DMLAB_ENVS.value or config.train.num_envs
+    try:
+        workers = [int(w) for w in _DMLAB_WORKERS.value.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--dmlab_workers must be integers like 0,1,2, got {_DMLAB_WORKERS.value!r}"
+        ) from None
+    rows = []
+    for num_workers in workers:
+        row = measure_dmlab(config, num_envs, num_workers, _DMLAB_TRIALS.value)
+        rows.append(row)
+        print(
+            f"DeepMind Lab, {num_envs} envs, {config.env.frame_size}px, num_workers="
+            f"{num_workers}: raw {row['raw_frames_per_second']:,.0f} frames/s, reset of all "
+            f"envs {row['batched_reset_seconds']:.2f} s | trials {row['trials_per_second']:,.1f}"
+            f"/s at {row['frames_per_trial']:.1f} frames per trial ({row['frames_per_second']:,.0f}"
+            f" frames/s, {row['share_of_raw']:.0%} of raw), {row['timeouts']} timeouts",
+            flush=True,
+        )
+    report = {
+        "benchmark": "dmlab",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "results": rows,
+    }
+    path = workdir / "dmlab_benchmark.json"
+    atomic_write_text(path, json.dumps(report, indent=2) + "\n")
+    print(f"report {path}")
+    return all(row["timeouts"] == 0 for row in rows)
+
+
 BENCHMARKS = {
     "two_step": run_two_step,
     "harlow_env": run_harlow_env,
     "harlow_train": run_harlow_train,
+    "dmlab": run_dmlab,
 }
 
 

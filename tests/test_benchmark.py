@@ -1,14 +1,22 @@
 """Benchmark helpers: seed parsing, config loading, throughput measurement."""
 
+import os
+import sys
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from harlow.benchmark import (
     DEFAULT_CONFIGS,
+    measure_dmlab,
     measure_saccade_trials,
     measure_throughput,
     parse_seeds,
 )
 from harlow.config_files import load_config_file
+
+FAKE_DEEPMIND_LAB = Path(__file__).resolve().parent / "fake_deepmind_lab"
 
 
 @pytest.mark.parametrize(
@@ -46,3 +54,17 @@ def test_saccade_measurement_reports_trials_and_frames():
     result = measure_saccade_trials(num_envs=2, trials=2)
     assert result["trials"] == 4 and result["timeouts"] == 0
     assert result["trials_per_second"] > 0 and 8 <= result["frames_per_trial"] <= 60
+
+
+def test_dmlab_measurement_on_the_fake_deepmind_lab(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(FAKE_DEEPMIND_LAB))  # workers get the parent's path
+    monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    config = load_config_file(DEFAULT_CONFIGS / "harlow.py")
+    result = measure_dmlab(config, num_envs=2, num_workers=1, trials=2)
+    assert result["timeouts"] == 0 and result["raw_frames_per_second"] > 0
+    assert result["trials_per_second"] > 0 and 8 <= result["frames_per_trial"] <= 60
+    assert result["share_of_raw"] == pytest.approx(
+        result["trials_per_second"] * result["frames_per_trial"] / result["raw_frames_per_second"]
+    )
+    assert os.listdir(tmp_path) == []
