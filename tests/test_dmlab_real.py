@@ -1,5 +1,8 @@
 """The adapter and harlow_custom.lua on the real DeepMind Lab (skipped when it is not installed).
 
+The module imports TensorFlow first, as the whole suite does: DeepMind Lab's software
+renderer crashes next to it, so every Lab must live in a worker process.
+
 The recordings in shared/fixtures/dmlab_harlow were made on the stock Harlow factory with
 trainBatch = 24; DeepMind Lab is deterministic for a seed, config and action sequence, so
 replaying a recorded episode through the project's level script must give the same
@@ -9,26 +12,24 @@ rewards, trial records, image pair and frames.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow  # noqa: F401 - as in the whole suite: the engine must cope with it
+from dmlab_replay import RecordedEpisodeReplay, ReplaySpec
 from PIL import Image
 
 from harlow.psychlab.dmlab import (
-    IMAGE_PAIR_EVENT,
-    LEVEL_SCRIPT,
-    OBSERVATION,
-    TRIAL_EVENT,
     DmlabHarlowEnv,
-    HarlowLevelSettings,
-    harlow_lab_config,
     measure_steps_per_second,
     parse_trial_record,
 )
+from harlow.psychlab.dmlab_workers import WorkerPool
+from harlow.psychlab.observations import IdsObserver
+from harlow.psychlab.saccade import SaccadeWrapper
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "dmlab_harlow"
 
@@ -69,43 +70,22 @@ def _dataset(fixtures: Path) -> np.ndarray:
 
 
 def test_level_script_replays_a_recorded_episode(deepmind_lab, fixtures, private_tmp):
-    recording = np.load(fixtures / "harlow_84.npz")
-    episode = json.loads((fixtures / "trials.json").read_text())["harlow_84.npz"]["episodes"][0]
-    assert episode["terminated"]
-    rows = recording["episode"] == episode["episode"]
-    config = harlow_lab_config(
-        dataset_dir=fixtures / "dataset",
-        num_images=24,
-        width=84,
-        height=84,
-        fps=60,
-        minimal_ui=episode["minimal_ui"],
-        level=HarlowLevelSettings(),
-    )
-    lab = deepmind_lab.Lab(str(LEVEL_SCRIPT), [OBSERVATION], config=config)
+    """In a worker: the suite has imported TensorFlow, next to which the engine crashes."""
+    spec = ReplaySpec(fixtures, "harlow_84.npz", 0, private_tmp)
+    pool = WorkerPool(RecordedEpisodeReplay, [spec], num_workers=1, label="replay")
     try:
-        lab.reset(seed=episode["seed"])
-        pairs = [values for name, values in lab.events() if name == IMAGE_PAIR_EVENT]
-        assert pairs == [[str(episode["correct_id"]), str(episode["incorrect_id"])]]
-        records, same_pixels = [], []
-        for action, reward, frame in zip(
-            recording["actions"][rows],
-            recording["rewards"][rows],
-            recording["frames"][rows],
-            strict=True,
-        ):
-            assert lab.step(np.ascontiguousarray(action, dtype=np.intc)) == reward
-            records += [v[0] for name, v in lab.events() if name == TRIAL_EVENT]
-            same_pixels.append(np.mean(lab.observations()[OBSERVATION] == frame))
-        final = episode["final_step"]
-        assert lab.step(np.array(final["action"], dtype=np.intc)) == final["reward"]
-        records += [v[0] for name, v in lab.events() if name == TRIAL_EVENT]
-        assert not lab.is_running()
+        (replay,) = pool.call("run")
     finally:
-        lab.close()
-    assert np.mean(same_pixels) > 0.99
+        pool.close()
+    episode = replay["episode"]
+    assert episode["terminated"]
+    assert replay["pairs"] == [[str(episode["correct_id"]), str(episode["incorrect_id"])]]
+    assert replay["rewards"] == replay["recorded_rewards"]
+    assert replay["final_reward"] == episode["final_step"]["reward"]
+    assert not replay["running"]
+    assert replay["same_pixels"] > 0.99
     recorded = [(t["trial"], t["correct"]) for t in episode["trials"]]
-    parsed = [parse_trial_record(r) for r in records]
+    parsed = [parse_trial_record(r) for r in replay["records"]]
     assert [(int(p["trial"]), int(p["correct"])) for p in parsed] == recorded
 
 
@@ -136,3 +116,22 @@ def test_report_real_throughput(deepmind_lab, fixtures, private_tmp):
         finally:
             env.close()
         print(f"DeepMind Lab 2 envs, 84x84, num_workers={num_workers}: {rate:.0f} steps/s")
+
+
+def test_every_trial_reads_fixation_plus_choice_reward(deepmind_lab, fixtures, private_tmp):
+    """Trial 1 takes different numbers of frames by spawn angle; rewards stay per trial."""
+    num_envs = 8
+    backend = DmlabHarlowEnv(num_envs, _dataset(fixtures), list(range(1, 25)), seed=4)
+    wrapper = SaccadeWrapper(backend, IdsObserver(num_envs))
+    try:
+        wrapper.reset()
+        rng = np.random.default_rng(0)
+        frames = []
+        for _ in range(7):
+            _, reward, _, info = wrapper.step(rng.integers(0, 2, num_envs))
+            np.testing.assert_array_equal(reward, info["choice_reward"] + 1.0)
+            assert info["timeouts"].sum() == 0
+            frames.append(info["frames"])
+    finally:
+        wrapper.close()
+    assert os.listdir(private_tmp) == []
