@@ -217,6 +217,7 @@ def harlow_lab_config(
         "datasetPath": str(dataset_dir),
         "trainBatch": str(num_images),
         "testBatch": "0",
+        "logLevel": "WARN",  # the level's INFO lines (each episode's set-up) flood logs
         **level.to_config(),
     }
 

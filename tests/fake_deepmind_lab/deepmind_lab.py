@@ -37,6 +37,7 @@ INSTANCES: list[Lab] = []
 STOCK_LEVEL = "contributed/psychlab/harlow"
 ENGINE_KEYS = {"width", "height", "fps", "minimalUI", "levelDirectory", "mixerSeed"}
 LEVEL_KEYS = {"datasetPath", "episodeLengthSeconds", "logLevel"}  # Psychlab's own settings
+LOG_LEVELS = {"NEVER", "ERROR", "WARN", "INFO"}  # common/log.lua, or a positive integer
 OBSERVATIONS = {"RGB_INTERLEAVED", "DEBUG.POS.ROT"}
 ACTION_NAMES = (
     "LOOK_LEFT_RIGHT_PIXELS_PER_FRAME",
@@ -156,6 +157,10 @@ class Lab:
                 continue
             if key not in LEVEL_KEYS | script_keys:
                 raise failure(f'Invalid setting: "{key}" = "{value}"')
+            if key == "logLevel":
+                if value.upper() not in LOG_LEVELS and not value.isdigit():
+                    raise failure(f"Invalid logLevel: {value}")
+                continue
             if key == "datasetPath":
                 settings[key] = value
                 continue
