@@ -27,6 +27,17 @@ is within ``threshold`` and clearly closer than any other image; otherwise it is
 ``UNKNOWN``. A new image is only registered from a whole view, so a cut view never
 creates a spurious id.
 
+Per episode, ids are capped at ``images_per_episode`` (2 in the Harlow task). Once
+the episode holds that many images, a whole view that matches none of them (a view
+seen from an unusual angle while the gaze moves, a box that took in some of the
+screen's surroundings) is one of them, not a new image: it gets the closest image
+not named elsewhere in the frame when that is the only one left (two regions of one
+frame are two different images) or ``PARTIAL_MARGIN`` times closer than the
+runner-up, and is otherwise ``UNKNOWN``. A region still ``UNKNOWN`` (such a view, or
+a sliver cut by the frame border) while the frame's other regions hold all the
+episode's other images takes the one image left, by elimination. Views named this
+way are not stored: only matches within ``threshold`` add views.
+
 Matching is skipped for a region that still looks as it did when last matched (the
 same region index in every frame since, thumbnails within ``SAME_AS_LAST_FRAME``):
 it keeps its id (on the 84x84 recording about half of the regions skip matching).
@@ -306,15 +317,17 @@ class ImageIdentities:
     ``scope="episode"``: :meth:`reset` forgets all images (ids are per episode and
     work on never-seen images). ``scope="dataset"``: the table persists across
     :meth:`reset` (ids are per dataset); :meth:`clear` empties it.
-    ``images_per_episode`` (episode scope; 2 in the Harlow task) lets a lone region
-    that cannot be recognised take the one id not yet named in the frame.
+    ``images_per_episode`` (episode scope only; 2 in the Harlow task, ``None`` for no
+    limit) caps the episode's ids: once that many images are known, a region that
+    matches none of them takes the closest one if that is clear, or the one not named
+    elsewhere in the frame, and otherwise stays ``UNKNOWN``; it never opens another id.
     """
 
     def __init__(
         self,
         scope: Scope = "episode",
         threshold: float = DEFAULT_THRESHOLD,
-        images_per_episode: int | None = None,
+        images_per_episode: int | None = 2,
     ) -> None:
         if scope not in ("episode", "dataset"):
             raise ValueError(f"scope must be 'episode' or 'dataset', got {scope!r}")
@@ -347,16 +360,18 @@ class ImageIdentities:
         """Ids for the image regions ``boxes`` of one RGB frame (``UNKNOWN`` for ``None``).
 
         Regions of one frame get different ids. A whole region with no known image
-        within ``threshold`` becomes a new image; a region cut by the frame border
-        gets a known image's id or ``UNKNOWN``. A region that still looks as it did when
-        it was last matched (same index in ``boxes`` in every frame since, same cut
-        sides, thumbnails within ``SAME_AS_LAST_FRAME``) keeps its id without being
-        matched again.
+        within ``threshold`` becomes a new image while the episode has room for one
+        (``images_per_episode``), else it takes a known image's id or ``UNKNOWN``; a
+        region cut by the frame border gets a known image's id or ``UNKNOWN``. A region
+        that still looks as it did when it was last matched (same index in ``boxes`` in
+        every frame since, same cut sides, thumbnails within ``SAME_AS_LAST_FRAME``)
+        keeps its id without being matched again.
         """
         frame_height, frame_width = frame.shape[:2]
         table = self._table
         ids = [UNKNOWN] * len(boxes)
         whole: dict[int, tuple[np.ndarray, float, np.ndarray]] = {}
+        nearest: dict[int, np.ndarray] = {}  # per whole region: distance to each known image
         pairs = []  # (distance, region index, image)
         last, self._last = self._last, {}
         matched: dict[int, tuple[list[Side], np.ndarray]] = {}
@@ -378,8 +393,12 @@ class ImageIdentities:
                 descriptor = describe(thumb)
                 whole[index] = (thumb, clipped.width / clipped.height, descriptor)
                 if table.count:
-                    distances = table.distances(descriptor).tolist()
-                    pairs += [(d, index, i) for i, d in enumerate(distances) if d < self.threshold]
+                    nearest[index] = table.distances(descriptor)
+                    pairs += [
+                        (d, index, i)
+                        for i, d in enumerate(nearest[index].tolist())
+                        if d < self.threshold
+                    ]
             elif len(sides) == 1 and table.count:
                 pairs += self._partial_match(index, pixels, sides[0])
             matched[index] = (sides, thumb)
@@ -392,26 +411,48 @@ class ImageIdentities:
                 if index in whole and d > NOVEL_VIEW * self.threshold:
                     table.add_view(image, *whole[index])
         for index, view in whole.items():
-            if ids[index] == UNKNOWN:
+            if ids[index] == UNKNOWN and not self._full():
                 ids[index] = table.add_image(*view)
-        self._eliminate(ids, boxes)
+        if UNKNOWN in ids and self._full():
+            self._take_closest(ids, {i: d for i, d in nearest.items() if ids[i] == UNKNOWN})
+            self._eliminate(ids, boxes)
         for index, (sides, thumb) in matched.items():
             if ids[index] != UNKNOWN:  # only known ids are carried to the next frame
                 self._last[index] = (sides, thumb, ids[index])
         return ids
 
+    def _full(self) -> bool:
+        """Whether the episode already holds all its images (``images_per_episode``)."""
+        return self.scope == "episode" and self._table.count == self.images_per_episode
+
+    def _take_closest(self, ids: list[int], nearest: dict[int, np.ndarray]) -> None:
+        """Gives whole regions that match no image (``nearest``: their distances to the
+        images known before this frame) the closest image not named in the frame, when
+        it is the only one left or ``PARTIAL_MARGIN`` times closer than the runner-up.
+
+        The most confident region picks first. Only called once the episode holds all
+        its images, so such a region is one of them seen from an unusual angle.
+        """
+        for index in sorted(nearest, key=lambda i: nearest[i].min()):
+            distances = nearest[index]
+            free = sorted(
+                (d, image) for image, d in enumerate(distances.tolist()) if image not in ids
+            )
+            if not free:
+                continue
+            runner_up = free[1][0] if len(free) > 1 else np.inf
+            if runner_up >= PARTIAL_MARGIN * free[0][0]:
+                ids[index] = free[0][1]
+
     def _eliminate(self, ids: list[int], boxes: Sequence[Box | None]) -> None:
         """Names a lone unrecognised region by elimination, when that is certain.
 
-        With ``images_per_episode`` set (two in the Harlow task) and that many images
-        known in the episode, a region left ``UNKNOWN`` (a sliver cut by the frame
-        border) while the others hold ids must be the one image not yet named.
+        Once the episode holds all its images (``images_per_episode``: two in the
+        Harlow task), a region left ``UNKNOWN`` (a sliver cut by the frame border, or
+        a whole view too unlike both images to choose) while the others hold ids must
+        be the one image not yet named.
         """
-        if (
-            UNKNOWN not in ids
-            or self.scope != "episode"
-            or self._table.count != self.images_per_episode
-        ):
+        if UNKNOWN not in ids:
             return
         unknown = [i for i, box in enumerate(boxes) if box is not None and ids[i] == UNKNOWN]
         remaining = set(range(self._table.count)) - set(ids)

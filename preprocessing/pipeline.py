@@ -34,8 +34,9 @@ class VisionPipeline:
     One pipeline follows one stream of frames (one environment): call :meth:`reset`
     when its episode ends. With ``id_scope="episode"`` ids restart at 0 every episode;
     with ``id_scope="dataset"`` they persist across episodes. ``images_per_episode``
-    (2, as in the Harlow task; ``None`` for no such knowledge) lets a region too cut
-    to recognise take the episode's other id by elimination.
+    (2, as in the Harlow task; ``None`` for no such knowledge) caps an episode's ids:
+    a region that matches neither image takes the closer one when that is clear, or
+    the episode's other id by elimination, and never opens a third id.
     """
 
     def __init__(

@@ -62,6 +62,30 @@ def one_id(identities: ImageIdentities, image: np.ndarray, x=30, y=30, size=24, 
     return identities.assign(frame, [None] * index + boxes)[index]
 
 
+def distorted(image: np.ndarray) -> np.ndarray:
+    """A 24 wide, 36 high view of ``image`` as a moving gaze and a loose box make it: at a
+    slant (its right edge half as tall), over a grey strip of the screen's surroundings.
+    It is farther than the threshold from a straight view of the image."""
+    size = image.shape[0]
+    square = np.float32([[0, 0], [size, 0], [size, size], [0, size]])
+    slanted = np.float32([[0, 0], [size, size / 4], [size, size * 3 / 4], [0, size]])
+    warped = cv2.warpPerspective(image, cv2.getPerspectiveTransform(square, slanted), (size, size))
+    view = np.full((36, 24, 3), 110, np.uint8)
+    view[:24] = cv2.resize(warped, (24, 24), interpolation=cv2.INTER_AREA)
+    return view
+
+
+def frame_of_views(*placed: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, list[Box]]:
+    """A black frame with each ``(view, x, y)`` pasted whole, and the views' boxes."""
+    frame = np.zeros((FRAME, FRAME, 3), np.uint8)
+    boxes = []
+    for view, x, y in placed:
+        height, width = view.shape[:2]
+        frame[y : y + height, x : x + width] = view
+        boxes.append(Box(x, y, width, height))
+    return frame, boxes
+
+
 IMAGES = [picture(seed) for seed in range(5)]
 
 
@@ -91,7 +115,7 @@ def test_a_region_that_looks_as_last_matched_keeps_its_id():
 
 
 def test_new_images_get_new_ids():
-    identities = ImageIdentities()
+    identities = ImageIdentities(images_per_episode=None)  # no cap on the episode's ids
     assert [one_id(identities, image) for image in IMAGES] == list(range(len(IMAGES)))
     assert [one_id(identities, image, x=40, size=22) for image in IMAGES] == list(
         range(len(IMAGES))
@@ -154,14 +178,57 @@ def test_a_sliver_beside_a_known_image_is_named_by_elimination():
         assert identities.assign(frame, boxes) == [0, 1]
         return identities
 
-    assert after_both_seen().assign(pair, pair_boxes) == [0, UNKNOWN]  # no elimination
-    assert after_both_seen(images_per_episode=2).assign(pair, pair_boxes) == [0, 1]
+    # No elimination without knowing how many images an episode holds.
+    assert after_both_seen(images_per_episode=None).assign(pair, pair_boxes) == [0, UNKNOWN]
+    assert after_both_seen().assign(pair, pair_boxes) == [0, 1]  # 2 by default, as in Harlow
     # Alone, the sliver could be either image: it stays unknown.
     assert after_both_seen(images_per_episode=2).assign(sliver, sliver_boxes) == [UNKNOWN]
     # A third image may still come: no elimination.
     assert after_both_seen(images_per_episode=3).assign(pair, pair_boxes) == [0, UNKNOWN]
     with pytest.raises(ValueError, match="images_per_episode"):
         ImageIdentities(images_per_episode=0)
+
+
+def episode_with_both_seen(**kwargs) -> ImageIdentities:
+    """An episode that has seen IMAGES[0] (id 0) and IMAGES[1] (id 1) side by side."""
+    identities = ImageIdentities(**kwargs)
+    frame, boxes = frame_with((IMAGES[0], 5, 30, 24), (IMAGES[1], 50, 30, 24))
+    assert identities.assign(frame, boxes) == [0, 1]
+    return identities
+
+
+def test_a_distorted_whole_view_takes_the_clearly_closest_image():
+    frame, boxes = frame_of_views((distorted(IMAGES[0]), 30, 20))
+    # Beyond the threshold of its image: without a cap it opens a new id.
+    assert episode_with_both_seen(images_per_episode=None).assign(frame, boxes) == [2]
+    identities = episode_with_both_seen()  # capped at 2 images by default
+    assert identities.assign(frame, boxes) == [0]
+    frame, boxes = frame_of_views((distorted(IMAGES[1]), 50, 25))
+    assert identities.assign(frame, [None, *boxes]) == [UNKNOWN, 1]
+    assert len(identities) == 2
+
+
+def test_a_third_image_never_opens_a_third_id_in_an_episode():
+    identities = episode_with_both_seen()
+    for seed in (2, 3, 4):  # whole, alone in the frame, unlike both images of the episode
+        frame, boxes = frame_with((IMAGES[seed], 30, 30, 24))
+        assert identities.assign(frame, boxes)[0] in (0, 1, UNKNOWN), seed
+    # Beside a known image it is the other one: two regions of a frame are two images.
+    frame, boxes = frame_with((IMAGES[0], 5, 30, 24), (IMAGES[2], 50, 30, 24))
+    assert identities.assign(frame, boxes) == [0, 1]
+    frame, boxes = frame_with((IMAGES[3], 5, 30, 24), (IMAGES[4], 50, 30, 24))
+    named = [i for i in identities.assign(frame, boxes) if i != UNKNOWN]
+    assert set(named) <= {0, 1} and len(set(named)) == len(named)
+    assert len(identities) == 2
+
+
+def test_both_whole_images_in_view_get_different_ids():
+    identities = episode_with_both_seen()
+    frame, boxes = frame_of_views((distorted(IMAGES[1]), 5, 20), (distorted(IMAGES[0]), 50, 20))
+    assert identities.assign(frame, boxes) == [1, 0]
+    frame, boxes = frame_of_views((distorted(IMAGES[0]), 6, 22), (distorted(IMAGES[1]), 51, 21))
+    assert identities.assign(frame, boxes) == [0, 1]  # swapped sides: matched anew
+    assert len(identities) == 2
 
 
 def test_cut_view_wider_than_the_whole_views_is_compared_whole():
