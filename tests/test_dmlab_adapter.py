@@ -513,3 +513,29 @@ class TestFakeFollowsTheDocumentedApi:
             lab.observations()
         assert lab.events() == []
         assert lab.close() and not lab.close()
+
+
+def test_episodes_start_in_place_until_the_lab_resets(fake_lab):
+    """episodes_per_reset=3: two episodes start in place (a new pair, no reset), the
+    third ends the Lab's episode; every trial still reads fixation +1 plus choice +-5."""
+    num_envs = 2
+    level = HarlowLevelSettings(trials_per_episode=2, episodes_per_reset=3)
+    env = DmlabHarlowEnv(num_envs, _images(6), list(range(1, 7)), seed=3, level=level)
+    wrapper = SaccadeWrapper(env, IdsObserver(num_envs))
+    try:
+        wrapper.reset()
+        rng = np.random.default_rng(1)
+        dones, pairs = [], []
+        for _ in range(8):
+            _, reward, done, info = wrapper.step(rng.integers(0, 2, num_envs))
+            np.testing.assert_array_equal(reward, info["choice_reward"] + 1.0)
+            dones.append(done.all())
+            pairs.append(frozenset((int(info["left_id"][0]), int(info["right_id"][0]))))
+        assert dones == [False, True] * 4
+        assert [len(lab.seeds) for lab in fake_lab.INSTANCES] == [2, 2]  # one reset after 3
+        episode_pairs = [pairs[2 * k] for k in range(4)]
+        assert all(pairs[2 * k] == pairs[2 * k + 1] for k in range(4))
+        assert len(set(episode_pairs[:3])) == 3  # a new pair in each episode
+        assert fake_lab.INSTANCES[0].config["episodesPerReset"] == "3"
+    finally:
+        wrapper.close()

@@ -24,6 +24,7 @@ from PIL import Image
 
 from harlow.psychlab.dmlab import (
     DmlabHarlowEnv,
+    HarlowLevelSettings,
     measure_steps_per_second,
     parse_trial_record,
 )
@@ -135,3 +136,26 @@ def test_every_trial_reads_fixation_plus_choice_reward(deepmind_lab, fixtures, p
     finally:
         wrapper.close()
     assert os.listdir(private_tmp) == []
+
+
+def test_episodes_start_in_place_between_resets(deepmind_lab, fixtures, private_tmp):
+    """episodes_per_reset: the next episode starts without reloading the level."""
+    num_envs = 2
+    level = HarlowLevelSettings(episodes_per_reset=3)
+    backend = DmlabHarlowEnv(num_envs, _dataset(fixtures), list(range(1, 25)), seed=5, level=level)
+    wrapper = SaccadeWrapper(backend, IdsObserver(num_envs))
+    try:
+        wrapper.reset()
+        rng = np.random.default_rng(2)
+        dones, pairs = [], []
+        for _ in range(18):
+            _, reward, done, info = wrapper.step(rng.integers(0, 2, num_envs))
+            np.testing.assert_array_equal(reward, info["choice_reward"] + 1.0)
+            assert info["timeouts"].sum() == 0
+            dones.append(bool(done.all()))
+            pairs.append(frozenset((int(info["left_id"][0]), int(info["right_id"][0]))))
+    finally:
+        wrapper.close()
+    assert dones == ([False] * 5 + [True]) * 3
+    assert len({pairs[0], pairs[6], pairs[12]}) == 3
+    assert all(pairs[t] == pairs[6 * (t // 6)] for t in range(18))

@@ -60,6 +60,7 @@ RENDERERS = ("software", "hardware")
 OBSERVATION = "RGB_INTERLEAVED"
 TRIAL_EVENT = "xdata:psychlab"
 IMAGE_PAIR_EVENT = "harlow:image_pair"
+EPISODE_END_EVENT = "harlow:episode_end"
 MAX_SEED = 2**31 - 1  # the Python module passes seeds to the engine as a C int
 # DeepMind Lab's action bounds: look yaw, look pitch, strafe, move, fire, jump, crouch.
 
@@ -145,6 +146,9 @@ class HarlowLevelSettings:
     incorrect_reward: int = -5
     image_size: float = 0.4
     fixation_size: float = 0.1
+    # Episodes played before the Lab really resets (harlow_custom.lua: each reset
+    # reloads the map; the others start in place, the view where it was).
+    episodes_per_reset: int = 1
 
     def __post_init__(self) -> None:
         if not self.episode_length_seconds > 0:
@@ -156,7 +160,12 @@ class HarlowLevelSettings:
             raise ValueError(
                 f"trials_per_episode must be even and >= 2, got {self.trials_per_episode}"
             )
-        for name in ("fixation_hold_frames", "choice_hold_frames", "inter_trial_interval_frames"):
+        for name in (
+            "fixation_hold_frames",
+            "choice_hold_frames",
+            "inter_trial_interval_frames",
+            "episodes_per_reset",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         # Psychlab floors fractional rewards: only integers are exact.
@@ -183,6 +192,7 @@ class HarlowLevelSettings:
             "incorrectReward": self.incorrect_reward,
             "targetSize": self.image_size,
             "fixationSize": self.fixation_size,
+            "episodesPerReset": self.episodes_per_reset,
         }
         return {key: str(value) for key, value in values.items()}
 
@@ -332,13 +342,18 @@ class HarlowLab:
         return self._lab.observations()[OBSERVATION]
 
     def step(self, action: np.ndarray) -> LabStep:
-        """Applies ``action`` for ``action_repeat`` frames; resets when the episode ends."""
+        """Applies ``action`` for ``action_repeat`` frames; starts a new episode when one
+        ends (in place, or by a reset when the Lab's episode is over)."""
         reward = float(self._lab.step(action, num_steps=self._action_repeat))
-        trial, correct = self._read_trial_outcome(self._lab.events())
+        events = self._lab.events()
+        trial, correct = self._read_trial_outcome(events)
         image_pair = self._image_pair
-        done = not self._lab.is_running()
-        frame = self.reset() if done else self._lab.observations()[OBSERVATION]
-        return LabStep(frame, reward, done, trial, correct, image_pair)
+        ended_in_place = any(name == EPISODE_END_EVENT for name, _ in events)
+        if ended_in_place:
+            self._image_pair = self._read_image_pair(events)
+        running = self._lab.is_running()
+        frame = self._lab.observations()[OBSERVATION] if running else self.reset()
+        return LabStep(frame, reward, ended_in_place or not running, trial, correct, image_pair)
 
     @staticmethod
     def _read_image_pair(events: list[tuple[str, list[Any]]]) -> tuple[int, int]:

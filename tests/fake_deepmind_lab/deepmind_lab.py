@@ -66,6 +66,7 @@ FACTORY_DEFAULTS = {
     "targetSize": 0.4,
     "fixationSize": 0.1,
     "episodeLengthSeconds": 300,
+    "episodesPerReset": 1,  # harlow_custom.lua's own setting
 }
 
 
@@ -75,8 +76,12 @@ def look_units_per_pixel(width: int) -> float:
 
 
 def _script_settings(path: Path) -> set[str]:
-    table = re.search(r"local FACTORY_SETTINGS = \{(.*?)\}", path.read_text(), re.S)
-    return set(re.findall(r"'(\w+)'", table.group(1))) if table else set()
+    """The keys of the script's FACTORY_SETTINGS and SCRIPT_SETTINGS tables."""
+    keys = set()
+    for name in ("FACTORY_SETTINGS", "SCRIPT_SETTINGS"):
+        table = re.search(rf"local {name} = \{{(.*?)\}}", path.read_text(), re.S)
+        keys |= set(re.findall(r"'(\w+)'", table.group(1))) if table else set()
+    return keys
 
 
 def _fatal(message: str) -> None:
@@ -183,15 +188,12 @@ class Lab:
         if seed is not None and not isinstance(seed, int):
             raise ValueError(f"'seed' must be int or None, was '{type(seed).__name__}'.")
         seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else seed
-        s = self._settings
-        batch, trials = int(s["trainBatch"]), int(s["trialsPerEpisodeCap"])
-        if batch < 2:
+        if int(self._settings["trainBatch"]) < 2:
             raise RuntimeError('Failed to start environment - "trainBatch must be >= 2"')
-        rng = np.random.default_rng(seed)
-        self._correct = int(rng.integers(1, batch + 1))
-        self._incorrect = int(rng.integers(1, batch))
-        self._incorrect += self._incorrect >= self._correct
-        self._sides = rng.permutation([1] * (trials // 2) + [2] * (trials // 2))
+        self._rng = rng = np.random.default_rng(seed)
+        self._draw_episode()
+        self._episodes_left = int(self._settings["episodesPerReset"])
+        self._next_episode_due = False
         self._gaze = np.array([0.5 + rng.uniform(-22.5, 22.5) / SCREEN_DEGREES, 0.5])
         self._screen_state, self._trial, self._hold, self._held = "fixation", 0, 0, None
         self._timer, self._frame_count, self._images = 0, 0, None
@@ -202,6 +204,17 @@ class Lab:
         if self.level.endswith(".lua"):
             self._events.append(("harlow:image_pair", [str(self._correct), str(self._incorrect)]))
         return True
+
+    def _draw_episode(self) -> None:
+        """The episode's image pair and rewarded sides, from the episode's generator."""
+        batch, trials = (
+            int(self._settings["trainBatch"]),
+            int(self._settings["trialsPerEpisodeCap"]),
+        )
+        self._correct = int(self._rng.integers(1, batch + 1))
+        self._incorrect = int(self._rng.integers(1, batch))
+        self._incorrect += self._incorrect >= self._correct
+        self._sides = self._rng.permutation([1] * (trials // 2) + [2] * (trials // 2))
 
     def step(self, action, num_steps=1):
         if not isinstance(action, np.ndarray):
@@ -224,6 +237,11 @@ class Lab:
 
     def _advance(self, action: np.ndarray) -> float:
         s, reward = self._settings, 0.0
+        if self._next_episode_due:  # harlow_custom.lua's episodesPerReset, one frame late
+            self._next_episode_due, self._trial = False, 0
+            self._draw_episode()
+            self._events.append(("harlow:episode_end", []))
+            self._events.append(("harlow:image_pair", [str(self._correct), str(self._incorrect)]))
         previous = self._gaze.copy()  # hover uses the previous frame's gaze
         self._gaze += action[:2] * DEGREES_PER_LOOK_UNIT / SCREEN_DEGREES
         self._screen_shown = True
@@ -248,7 +266,11 @@ class Lab:
                 self._events.append(("xdata:psychlab", [record, "harlow"]))
                 self._screen_state, self._timer = "blank", int(s["fastInterTrialInterval"])
                 if self._trial >= s["trialsPerEpisodeCap"]:
-                    self._status = "terminated"
+                    self._episodes_left -= 1
+                    if self._episodes_left > 0:
+                        self._next_episode_due = True
+                    else:
+                        self._status = "terminated"
         else:
             self._timer -= 1
             if self._timer <= 0:
