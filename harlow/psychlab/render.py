@@ -9,7 +9,8 @@ and image positions of the fixture recordings (3,253 labelled frames, residual 0
 View angles, in degrees: ``yaw`` is positive to the right (DeepMind Lab yaw 90 - yaw), ``pitch``
 positive looking down (DeepMind Lab pitch). The horizontal field of view is 90 degrees
 (f = W/2 pixels), pixels are square. During the first steps of an episode DeepMind Lab's camera
-settles upward (``CAMERA_SETTLE_EYE_DROP``); the gaze used by the level does not follow it.
+settles upward (``CAMERA_SETTLE_EYE_DROPS``, one of two profiles per episode); the gaze used by
+the level does not follow it.
 
 Frames are drawn in two passes: the room (walls, the screen's bezel and its black face) comes from
 an equirectangular panorama through cached per-pitch remap tables, shifted for the yaw; the screen
@@ -36,7 +37,10 @@ from harlow.psychlab.protocol import (
 
 SCREEN_WIDTH_OVER_DISTANCE = 1.2365
 SCREEN_CENTRE_ELEVATION_DEG = 0.556
-CAMERA_SETTLE_EYE_DROP = (0.1177, 0.0674, 0.0198)  # eye below rest height on steps 0, 1, 2
+# The eye below its rest height in the frames of steps 0, 1, 2 of an episode (then at rest), one
+# row per settle profile: 0 "high", 1 "low". Fitted to the cross in the first frames of the
+# fixtures' 22 distinct episode starts (16 high, 6 low); see the simulator's docstring.
+CAMERA_SETTLE_EYE_DROPS = ((0.1145, 0.0685, 0.0200), (0.0775, 0.0462, 0.0135))
 MIN_FRAME_SIZE, MAX_FRAME_SIZE = 32, 512
 
 LABEL_NONE, LABEL_CROSS, LABEL_LEFT_IMAGE, LABEL_RIGHT_IMAGE = 0, 1, 2, 3

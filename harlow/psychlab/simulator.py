@@ -5,6 +5,27 @@ views (``degrees_per_look_unit`` per unit, view angles quantised like DeepMind L
 angles, pitch clamped at +-87.89 degrees), the trial logic (``protocol``) reads where each view's
 centre meets the screen, and the frames are rendered (``render``).
 
+Episode starts, as DeepMind Lab's recordings show them (``shared/fixtures/dmlab_harlow``): the
+view spawns at pitch 0 and a yaw drawn uniformly within +-``spawn_yaw_range_deg`` of the screen
+(22.5 in the level: yaws 67.5..112.3 over 200 seeds). The camera then settles upward, purely
+vertically, over the frames of steps 0, 1 and 2 (the reset frame shows step 0's view); the gaze
+the level uses does not follow it. The 22 distinct episode starts recorded (the 18 episodes and
+4 among the 36 calibration sequences) show one of two profiles of the eye below its rest height,
+in units of the eye-to-screen distance (x 42 = pixels the cross sits higher at 84x84):
+
+* high, 16 starts: 0.1145, 0.0685, 0.0200 (cross 4.8, 2.9, 0.8 px higher);
+* low, 6 starts: 0.0775, 0.0462, 0.0135 (3.3, 1.9, 0.6 px): harlow_84 episodes 6, 7 and 14 and
+  the calibration sequences after the first (seeds 11, 12 and 13).
+
+From step 3 on the view is at rest in every start. With its own profile each recorded start
+replays within 0.7 px (at 84x84) of the recorded cross centroid on steps 0..9 (rms 0.17 px on
+step 0); one profile for all missed the low starts by 2, 1 and 0.5 px on steps 0, 1 and 2. The
+profile followed neither the seed (seed 11 gave high on its first run, low on later ones) nor the
+spawn yaw, so each random episode draws low with the recorded share, 6/22, from a generator of
+its own (ids, sides and spawn yaws are those drawn without it); ``EpisodeSetup.camera_settle``
+sets it for replays. Trial timings do not depend on it: under ``SaccadeWrapper`` either profile
+gives the first images 8 frames after reset, for every spawn yaw.
+
 ``info`` (all arrays [N]) describes the returned frame, so where an episode ended it describes the
 first frame of the next episode, except ``episode_done_reason``, ``choice_side`` and
 ``choice_correct``, which describe the step just taken, and ``final_frames``:
@@ -49,6 +70,10 @@ DATASET_IMAGE_SHAPE = (256, 256, 3)
 DEFAULT_DEGREES_PER_LOOK_UNIT = 0.1056  # DeepMind Lab: 0.11 * 60 / 1000 deg/ms x 16 ms frames
 ANGLE_QUANTUM_DEG = 360.0 / 65536
 MAX_PITCH_DEG = 16000 * ANGLE_QUANTUM_DEG  # Quake 3 clamps the view pitch at 16000 units
+SETTLE_HIGH, SETTLE_LOW = 0, 1  # camera settle profiles: rows of render.CAMERA_SETTLE_EYE_DROPS
+LOW_SETTLE_SHARE = 6 / 22  # recorded episode starts with the low profile
+_SETTLE_DROPS = np.array(render.CAMERA_SETTLE_EYE_DROPS)  # [profile, step]
+_SETTLE_STEPS = _SETTLE_DROPS.shape[1]
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,7 @@ class EpisodeSetup:
     correct_sides: tuple[int, ...]  # per trial: 0 rewarded image on the left, 1 on the right
     spawn_yaw_deg: float
     spawn_pitch_deg: float = 0.0
+    camera_settle: int = SETTLE_HIGH  # SETTLE_HIGH or SETTLE_LOW (see the module docstring)
 
 
 def _validate_images(images: np.ndarray, image_ids: np.ndarray) -> None:
@@ -126,12 +152,14 @@ class BatchedHarlowSimulator:
         self._images = images
         self._image_ids = np.unique(image_ids).astype(np.int64)
         self._rng = np.random.default_rng(seed)
+        self._settle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
         self._protocol = HarlowProtocol(self.num_envs, self.config)
         self._renderer = render.ScreenRenderer(self.num_envs, width, height)
         self._yaw = np.zeros(self.num_envs)
         self._pitch = np.zeros(self.num_envs)
         self._correct_id = np.zeros(self.num_envs, dtype=np.int32)
         self._incorrect_id = np.zeros(self.num_envs, dtype=np.int32)
+        self._settle = np.zeros(self.num_envs, dtype=np.int64)
         self._scaled: list[tuple[np.ndarray, np.ndarray] | None] = [None] * self.num_envs
         self._started = False
 
@@ -144,9 +172,14 @@ class BatchedHarlowSimulator:
         half = self.config.trials_per_episode // 2
         sides = self._rng.permuted(np.tile([0] * half + [1] * half, (count, 1)), axis=1)
         yaws = self._rng.uniform(-self.spawn_yaw_range_deg, self.spawn_yaw_range_deg, size=count)
+        settles = np.where(
+            self._settle_rng.random(count) < LOW_SETTLE_SHARE, SETTLE_LOW, SETTLE_HIGH
+        )
         return [
-            EpisodeSetup(int(ids[a]), int(ids[b]), tuple(int(s) for s in row), float(yaw))
-            for a, b, row, yaw in zip(first, second, sides, yaws, strict=True)
+            EpisodeSetup(
+                int(ids[a]), int(ids[b]), tuple(int(s) for s in row), float(yaw), 0.0, int(settle)
+            )
+            for a, b, row, yaw, settle in zip(first, second, sides, yaws, settles, strict=True)
         ]
 
     def _check_setup(self, setup: EpisodeSetup) -> None:
@@ -161,6 +194,11 @@ class BatchedHarlowSimulator:
                 f"EpisodeSetup.correct_sides must have {self.config.trials_per_episode} entries, "
                 f"got {setup.correct_sides}"
             )
+        if setup.camera_settle not in (SETTLE_HIGH, SETTLE_LOW):
+            raise ValueError(
+                f"EpisodeSetup.camera_settle must be SETTLE_HIGH ({SETTLE_HIGH}) or SETTLE_LOW "
+                f"({SETTLE_LOW}), got {setup.camera_settle!r}"
+            )
 
     def _start(self, env_ids: np.ndarray, setups: Sequence[EpisodeSetup]) -> None:
         for setup in setups:
@@ -171,6 +209,7 @@ class BatchedHarlowSimulator:
         )
         self._correct_id[env_ids] = [s.correct_id for s in setups]
         self._incorrect_id[env_ids] = [s.incorrect_id for s in setups]
+        self._settle[env_ids] = [s.camera_settle for s in setups]
         for env, setup in zip(env_ids, setups, strict=True):
             self._scaled[env] = (
                 render.scale_dataset_image(self._images[setup.correct_id - 1]),
@@ -236,9 +275,11 @@ class BatchedHarlowSimulator:
         self._renderer.set_images(env, left, right)
 
     def _eye_drop(self) -> np.ndarray:
-        settle = np.asarray(render.CAMERA_SETTLE_EYE_DROP)
+        """How far each camera still sits below its rest height (the reset frame shows step 0's)."""
         index = np.maximum(self._protocol.steps - 1, 0)
-        return np.where(index < len(settle), settle[np.minimum(index, len(settle) - 1)], 0.0)
+        settling = index < _SETTLE_STEPS
+        drops = _SETTLE_DROPS[self._settle, np.minimum(index, _SETTLE_STEPS - 1)]
+        return np.where(settling, drops, 0.0)
 
     def _render(self, frames: np.ndarray, env_ids: np.ndarray | None = None) -> None:
         yaw, pitch = self._view_angles()
