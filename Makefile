@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 WORKDIR ?= runs/harlow
 TWO_STEP_WORKDIR ?= runs/two_step
 
-.PHONY: install train train-two-step test lint format benchmark clean
+.PHONY: install install-dmlab train train-two-step test lint format benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# DeepMind Lab (optional): a wheel you built from its source, with the dm-env extra it needs.
+install-dmlab: $(STAMP)
+	@test -n "$(DMLAB_WHEEL)" || { echo "usage: make install-dmlab DMLAB_WHEEL=path/to/deepmind_lab-<version>.whl" >&2; exit 2; }
+	$(PY) -m pip install --quiet "$(DMLAB_WHEEL)[dmenv_module]"
+	$(PY) -c "import deepmind_lab; print('deepmind_lab', deepmind_lab.__file__)"
 
 # The default Harlow experiment (built-in simulator, bundled faces), then held-out evaluation.
 train: $(STAMP)

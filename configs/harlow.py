@@ -30,6 +30,11 @@ def get_config() -> ml_collections.ConfigDict:
     config.env.spawn_yaw_range_deg = 22.5  # measured on DeepMind Lab
     config.env.max_frames_per_trial = 400
     config.env.num_workers = 0  # environment worker processes (0: in the trainer's process)
+    # DeepMind Lab only: episodes played per Lab reset (1: exactly the stock level).
+    # Each reset reloads the level's map, which cost 2/3 of the time at 1; the other
+    # episodes start in place, with the view where it was instead of a new spawn angle
+    # (the saccade controller plays those frames: the agent's trials are the same).
+    config.env.dmlab_episodes_per_reset = 10
     config.env.split = "train"  # images the agent trains on
 
     config.agent = ml_collections.ConfigDict()

@@ -56,6 +56,9 @@ _DMLAB_ENVS = flags.DEFINE_integer(
     "dmlab_envs", 0, "dmlab: environments (0: the config's train.num_envs)."
 )
 _DMLAB_TRIALS = flags.DEFINE_integer("dmlab_trials", 12, "dmlab: trials timed per environment.")
+_DMLAB_EPISODES_PER_RESET = flags.DEFINE_integer(
+    "dmlab_episodes_per_reset", 0, "dmlab: episodes per Lab reset (0: the config's value)."
+)
 
 TWO_STEP_TARGETS = {
     "rewarded_common_minus_rare": 0.20,
@@ -358,7 +361,11 @@ def measure_dmlab(
     """
     from harlow.datasets import load_dataset
     from harlow.harlow_task.env import dataset_path, make_env
-    from harlow.psychlab.dmlab import DmlabHarlowEnv, measure_steps_per_second
+    from harlow.psychlab.dmlab import (
+        DmlabHarlowEnv,
+        HarlowLevelSettings,
+        measure_steps_per_second,
+    )
 
     config = ml_collections.ConfigDict(config.to_dict())
     config.env.backend, config.env.num_workers = "dmlab", num_workers
@@ -366,7 +373,13 @@ def measure_dmlab(
     ids = dataset.ids(config.env.split)
     size = config.env.frame_size
     raw = DmlabHarlowEnv(
-        num_envs, dataset.images[ids - 1], ids, width=size, height=size, num_workers=num_workers
+        num_envs,
+        dataset.images[ids - 1],
+        ids,
+        width=size,
+        height=size,
+        num_workers=num_workers,
+        level=HarlowLevelSettings(episodes_per_reset=config.env.dmlab_episodes_per_reset),
     )
     try:
         start = time.perf_counter()
@@ -407,6 +420,8 @@ def run_dmlab(seeds: list[int], workdir: Path) -> bool:
     """Real DeepMind Lab throughput per worker count (see ``measure_dmlab``)."""
     del seeds  # nothing is trained here
     config = load_config_file(_CONFIG.value or DEFAULT_CONFIGS / "harlow.py")
+    if _DMLAB_EPISODES_PER_RESET.value:
+        config.env.dmlab_episodes_per_reset = _DMLAB_EPISODES_PER_RESET.value
     num_envs = _DMLAB_ENVS.value or config.train.num_envs
     try:
         workers = [int(w) for w in _DMLAB_WORKERS.value.split(",")]
@@ -419,7 +434,8 @@ def run_dmlab(seeds: list[int], workdir: Path) -> bool:
         row = measure_dmlab(config, num_envs, num_workers, _DMLAB_TRIALS.value)
         rows.append(row)
         print(
-            f"DeepMind Lab, {num_envs} envs, {config.env.frame_size}px, num_workers="
+            f"DeepMind Lab, {num_envs} envs, {config.env.frame_size}px, "
+            f"{config.env.dmlab_episodes_per_reset} episodes per reset, num_workers="
             f"{num_workers}: raw {row['raw_frames_per_second']:,.0f} frames/s, reset of all "
             f"envs {row['batched_reset_seconds']:.2f} s | trials {row['trials_per_second']:,.1f}"
             f"/s at {row['frames_per_trial']:.1f} frames per trial ({row['frames_per_second']:,.0f}"
@@ -431,6 +447,7 @@ def run_dmlab(seeds: list[int], workdir: Path) -> bool:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "episodes_per_reset": config.env.dmlab_episodes_per_reset,
         "results": rows,
     }
     path = workdir / "dmlab_benchmark.json"

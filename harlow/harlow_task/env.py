@@ -19,7 +19,11 @@ import ml_collections
 import numpy as np
 
 from harlow.datasets import default_dataset_path, load_dataset
-from harlow.psychlab.dmlab import DmlabHarlowEnv, remove_stale_temporary_folders
+from harlow.psychlab.dmlab import (
+    DmlabHarlowEnv,
+    HarlowLevelSettings,
+    remove_stale_temporary_folders,
+)
 from harlow.psychlab.dmlab_workers import WorkerPool
 from harlow.psychlab.observations import IdsObserver, PatchesObserver, PixelsObserver
 from harlow.psychlab.saccade import SaccadeWrapper
@@ -49,6 +53,7 @@ class TrialEnvSpec:
     frame_size: int
     spawn_yaw_range_deg: float
     max_frames_per_trial: int
+    dmlab_episodes_per_reset: int = 1
 
 
 def dataset_path(config: ml_collections.ConfigDict) -> Path:
@@ -78,6 +83,8 @@ def spec_from_config(
         frame_size=env.frame_size,
         spawn_yaw_range_deg=env.spawn_yaw_range_deg,
         max_frames_per_trial=env.max_frames_per_trial,
+        # Runs saved before the field existed played the stock level: one per reset.
+        dmlab_episodes_per_reset=env.get("dmlab_episodes_per_reset", 1),
     )
 
 
@@ -120,6 +127,7 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             width=size,
             height=size,
             seed=spec.seed,
+            level=HarlowLevelSettings(episodes_per_reset=spec.dmlab_episodes_per_reset),
         )
     else:
         raise ValueError(f"config.env.backend must be one of {BACKENDS}, got {spec.backend!r}")
