@@ -9,6 +9,7 @@ them here, checked against the type of the value they replace.
 from __future__ import annotations
 
 import ast
+import difflib
 from typing import Any
 
 import ml_collections
@@ -57,15 +58,44 @@ def _parse(key: str, raw: str, current: Any) -> Any:
     return value
 
 
+def field_paths(config: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+    """The dotted paths of every value (not section) of ``config``: ``train.learning_rate``."""
+    paths = []
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, ml_collections.ConfigDict):
+            paths += field_paths(value, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def has_field(config: ml_collections.ConfigDict, key: str) -> bool:
+    """Whether ``key`` (``a.b``) names a value (not a section) of ``config``."""
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, ml_collections.ConfigDict)
+
+
+def unknown_field_message(config: ml_collections.ConfigDict, key: str) -> str:
+    """``--config.KEY: the config has no field 'KEY'``, with the closest fields it has."""
+    message = f"--config.{key}: the config has no field {key!r}"
+    matches = difflib.get_close_matches(key, field_paths(config), n=3, cutoff=0.6)
+    if matches:
+        message += f"; did you mean {' or '.join(repr(m) for m in matches)}?"
+    return message
+
+
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[tuple[str, str]]) -> None:
     """Sets each ``(key, raw value)``; raises ``ValueError`` on unknown keys or wrong types."""
     for key, raw in overrides:
+        if not has_field(config, key):
+            raise ValueError(unknown_field_message(config, key))
         *parents, leaf = key.split(".")
         node = config
         for part in parents:
-            if part not in node or not isinstance(node[part], ml_collections.ConfigDict):
-                raise ValueError(f"--config.{key}: the config has no field {key!r}")
             node = node[part]
-        if leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
-            raise ValueError(f"--config.{key}: the config has no field {key!r}")
         node[leaf] = _parse(key, raw, node[leaf])

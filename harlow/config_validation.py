@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +79,7 @@ _OPTIONAL_TASK_CHECKS: dict[str, list[_Check]] = {
     "harlow": [
         ("agent.conv_pairwise_differences", lambda v: isinstance(v, bool), "true or false"),
         ("agent.conv_layer_norm", lambda v: isinstance(v, bool), "true or false"),
+        ("env.dmlab_episodes_per_reset", lambda v: v >= 1, ">= 1"),
     ],
 }
 
@@ -100,8 +102,25 @@ def _lookup(config: ml_collections.ConfigDict, path: str) -> Any:
     return node
 
 
+def _non_finite_floats(node: Any, path: str) -> list[tuple[str, float]]:
+    """``(path, value)`` of each NaN or infinite float in ``node`` (``config.a.b[1]``)."""
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [(path, node)]
+    if isinstance(node, (list, tuple)):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(node))
+    elif isinstance(node, (ml_collections.ConfigDict, dict)):
+        items = ((f"{path}.{key}", value) for key, value in node.items())
+    else:
+        return []
+    return [found for item_path, item in items for found in _non_finite_floats(item, item_path)]
+
+
 def validate_config(config: ml_collections.ConfigDict) -> None:
     """Raises ``ValueError`` naming the first invalid field, e.g. ``config.train.num_envs``."""
+    non_finite = _non_finite_floats(config, "config")
+    if non_finite:
+        path, value = non_finite[0]
+        raise ValueError(f"{path} must be a finite number, got {value!r}")
     task = config.get("task")
     if task not in _TASK_CHECKS:
         raise ValueError(f"config.task must be one of {sorted(_TASK_CHECKS)}, got {task!r}")

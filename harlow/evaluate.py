@@ -5,9 +5,10 @@
     python -m harlow.evaluate --workdir=runs/s0 --workdir=runs/s1 ... --output_dir=runs/figure
 
 Each workdir is evaluated with the config it was trained with (``config.json``),
-changed by any ``--config.*`` overrides; overrides of what shapes the agent
-(observation mode and sizes, network sizes) are refused, since the checkpoint could
-not fit. Writes ``report.json``, a per-trial CSV and plots to ``<workdir>/eval`` (or
+changed by any ``--config.*`` overrides (listed in ``report.json``); overrides of what
+shapes the agent (observation mode and sizes, network sizes) or of what its inputs mean
+(``harlow.config_changes.INPUT_MEANING_FIELDS``) are refused, since the checkpoint
+could not work. Writes ``report.json``, a per-trial CSV and plots to ``<workdir>/eval`` (or
 ``--output_dir``), for tasks that have them the curves of successive checkpoints
 (``stages.png``), and with several workdirs (one per seed) the multi-seed figure.
 """
@@ -29,10 +30,13 @@ from harlow.checkpointing import (
     load_config,
     resolve_checkpoint,
 )
+from harlow.config_changes import INPUT_MEANING_FIELDS
 from harlow.config_overrides import apply_overrides, split_overrides
 from harlow.evaluation import evaluate_checkpoint, evaluate_stages
 from harlow.psychlab.dmlab import DmlabUnavailableError
+from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
 from harlow.tasks import Task, get_task
+from harlow.workdirs import checked_workdir
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Training workdir(s); one per seed.")
 _CHECKPOINT = flags.DEFINE_string(
@@ -80,7 +84,8 @@ def _lookup(config: ml_collections.ConfigDict, path: str):
 def evaluation_config(workdir: Path) -> ml_collections.ConfigDict:
     """The workdir's training config with the command line's overrides and ``--split``.
 
-    Raises ``ValueError`` when an override changes a field that shapes the agent.
+    Raises ``ValueError`` naming every override of a field that shapes the agent or
+    changes what its inputs mean (the checkpoint cannot work with another value).
     """
     trained = load_config(workdir)
     config = ml_collections.ConfigDict(trained.to_dict())
@@ -89,51 +94,91 @@ def evaluation_config(workdir: Path) -> ml_collections.ConfigDict:
         if "split" not in config.eval:
             raise ValueError(f"--split does not apply to the {config.task!r} task")
         config.eval.split = _SPLIT.value
-    task = get_task(config.task)
-    for path in task.model_fields:
-        was, now = _lookup(trained, path), _lookup(config, path)
-        if was != now:
-            raise ValueError(
-                f"the checkpoints in {workdir} were trained with config.{path}={was!r}; "
-                f"evaluating them with {now!r} cannot work (the agent's inputs or sizes differ)"
-            )
+    fixed = get_task(config.task).model_fields + INPUT_MEANING_FIELDS[config.task]
+    refused = [
+        f"config.{path}={_lookup(trained, path)!r} (not {_lookup(config, path)!r})"
+        for path in fixed
+        if _lookup(trained, path) != _lookup(config, path)
+    ]
+    if refused:
+        raise ValueError(
+            f"the checkpoints in {workdir} were trained with {', '.join(refused)}; evaluating "
+            "them otherwise cannot work (the agent's inputs or sizes would differ)"
+        )
     return config
+
+
+def overrides_used(config: ml_collections.ConfigDict) -> dict[str, object]:
+    """The evaluation's changes to the training config, ``{"config.a.b": value}``."""
+    used: dict[str, object] = {f"config.{key}": _lookup(config, key) for key, _ in _OVERRIDES}
+    if _SPLIT.value is not None:
+        used["config.eval.split"] = _SPLIT.value
+    return used
+
+
+def checked_workdirs(values: list[str]) -> list[Path]:
+    """The ``--workdir`` values as paths; raises ``ValueError`` on an empty or repeated one."""
+    workdirs = [checked_workdir(value) for value in values]
+    seen: dict[Path, Path] = {}
+    for workdir in workdirs:
+        first = seen.setdefault(workdir.resolve(), workdir)
+        if first is not workdir:
+            raise ValueError(
+                f"--workdir {workdir} is given twice (also as {first}): each workdir is one "
+                "seed, and a seed must count once"
+            )
+    return workdirs
+
+
+def _evaluate_workdir(workdir: Path, output_dir: Path) -> dict:
+    """Evaluates a workdir's checkpoint (and its stages); returns the summary."""
+    config = evaluation_config(workdir)
+    checkpoint = resolve_checkpoint(workdir, _CHECKPOINT.value)
+    episodes = config.eval.episodes if _EPISODES.value is None else _EPISODES.value
+    print(f"== {workdir}: {checkpoint}, {episodes} episodes", flush=True)
+    summary = evaluate_checkpoint(
+        config, checkpoint, episodes, _SEED.value, _GREEDY.value, output_dir
+    )
+    summary["config_overrides"] = overrides_used(config)
+    atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
+    _write_eval_summaries(workdir, summary)
+    print(get_task(config.task).format_summary(summary))
+    if _STAGES.value and not _CHECKPOINT.value:
+        stages = evaluate_stages(config, workdir, _SEED.value, _GREEDY.value, output_dir)
+        if stages:
+            print(f"learning-set curves of {len(stages)} checkpoints: {output_dir}")
+    print(f"report: {output_dir / 'report.json'}; plots and CSV in {output_dir}")
+    return summary
 
 
 def main(argv: list[str]) -> None:
     """Entry point: evaluate each workdir, then draw the multi-seed figure."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    workdirs = [Path(w) for w in _WORKDIRS.value]
-    if _CHECKPOINT.value and len(workdirs) > 1:
+    if _CHECKPOINT.value and len(_WORKDIRS.value) > 1:
         raise app.UsageError("--checkpoint applies to a single --workdir")
-    summaries = []
+    raise_on_sigterm()  # kill, timeout and schedulers: stop as on Ctrl-C, with one line
     try:
-        for workdir in workdirs:
-            config = evaluation_config(workdir)
-            checkpoint = resolve_checkpoint(workdir, _CHECKPOINT.value)
-            episodes = _EPISODES.value or config.eval.episodes
-            if episodes < 1:
-                raise ValueError(f"--episodes must be >= 1, got {episodes}")
-            single = len(workdirs) == 1 and _OUTPUT_DIR.value
-            output_dir = Path(_OUTPUT_DIR.value) if single else workdir / "eval"
-            print(f"== {workdir}: {checkpoint}, {episodes} episodes", flush=True)
-            summary = evaluate_checkpoint(
-                config, checkpoint, episodes, _SEED.value, _GREEDY.value, output_dir
-            )
-            _write_eval_summaries(workdir, summary)
-            print(get_task(config.task).format_summary(summary))
-            if _STAGES.value and not _CHECKPOINT.value:
-                stages = evaluate_stages(config, workdir, _SEED.value, _GREEDY.value, output_dir)
-                if stages:
-                    print(f"learning-set curves of {len(stages)} checkpoints: {output_dir}")
-            print(f"report: {output_dir / 'report.json'}; plots and CSV in {output_dir}")
-            summaries.append(summary)
+        if _EPISODES.value is not None and _EPISODES.value < 1:
+            raise ValueError(f"--episodes must be >= 1, got {_EPISODES.value}")
+        workdirs = checked_workdirs(_WORKDIRS.value)
+        single = len(workdirs) == 1 and _OUTPUT_DIR.value
+        summaries = [
+            _evaluate_workdir(w, Path(_OUTPUT_DIR.value) if single else w / "eval")
+            for w in workdirs
+        ]
+        if len(summaries) > 1:
+            _write_multi_seed(summaries, workdirs, get_task(load_config(workdirs[0]).task))
     except (CheckpointError, ValueError, DmlabUnavailableError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
-    if len(summaries) > 1:
-        _write_multi_seed(summaries, workdirs, get_task(config.task))
+    except KeyboardInterrupt as interrupt:
+        print(
+            f"\n{describe_interrupt(interrupt)}: evaluation stopped; "
+            "reports already written are complete",
+            file=sys.stderr,
+        )
+        sys.exit(interrupt_exit_code(interrupt))
 
 
 def _write_multi_seed(summaries: list[dict], workdirs: list[Path], task: Task) -> None:

@@ -16,18 +16,18 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO
 
 from absl import app, flags
 from ml_collections import config_flags
 
+from harlow.cli_flags import fail, parse_flags
 from harlow.config_validation import validate_config
 from harlow.progress import PostfixUpdater, progress_bar
 from harlow.seeds import (
@@ -37,6 +37,13 @@ from harlow.seeds import (
     seed_workdir,
     thread_env,
 )
+from harlow.signals import (
+    describe_interrupt,
+    interrupt_exit_code,
+    interrupt_signal,
+    raise_on_sigterm,
+)
+from harlow.workdirs import checked_workdir
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to an ml_collections config file.", lock_config=True
@@ -89,7 +96,8 @@ def _start(seed: int, workdir: Path, base_args: list[str], env: dict[str, str]) 
     log.write(f"=== {datetime.now():%Y-%m-%d %H:%M:%S} {shlex.join(command)}\n".encode())
     log.flush()
     # A session of its own: a Ctrl-C reaches the sweep only, which forwards exactly one
-    # SIGINT per child, so that each child saves a checkpoint once and exits.
+    # SIGINT (SIGTERM when it got one) per child, so that each child saves a checkpoint
+    # once and exits.
     process = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
@@ -144,11 +152,15 @@ def train_seeds(
                     for s, steps in progress.items()
                 )
             )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         bar.close()
-        print("\ninterrupted: stopping the running seeds (each saves a checkpoint)...")
+        print(
+            f"\n{describe_interrupt(interrupt)}: stopping the running seeds "
+            "(each saves a checkpoint)...",
+            flush=True,
+        )
         for run in running:
-            run.process.send_signal(signal.SIGINT)  # harlow.train saves, then exits
+            run.process.send_signal(interrupt_signal(interrupt))  # harlow.train saves, exits
         for run in running:
             run.process.wait()
             run.log.close()
@@ -172,7 +184,14 @@ def evaluate_seeds(
         *eval_args,
     ]
     print(f"evaluating {len(seeds)} seed(s): {shlex.join(command)}", flush=True)
-    code = subprocess.run(command).returncode
+    process = subprocess.Popen(command)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt as interrupt:
+        # A Ctrl-C reached it too (same process group); a SIGTERM only reached the sweep.
+        process.send_signal(interrupt_signal(interrupt))
+        process.wait()
+        raise
     if code == 0:
         if len(seeds) > 1:
             print(
@@ -184,47 +203,38 @@ def evaluate_seeds(
     return code
 
 
-def _fail(message: object) -> NoReturn:
-    """Prints ``message`` as a one-line error and exits with status 1."""
-    lines = (line.strip() for line in str(message).splitlines())
-    print("error: " + "; ".join(line for line in lines if line), file=sys.stderr)
-    sys.exit(1)
+def checked_eval_args(text: str) -> list[str]:
+    """``--eval_args`` split into flags; raises ``ValueError`` on flags the sweep sets.
 
-
-def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's flag parsing, with a one-line error instead of a traceback.
-
-    So that a typo in a ``--config.*`` override stops the sweep before any child starts,
-    saying which field it did not find.
+    The sweep gives ``harlow.evaluate`` one ``--workdir`` per seed and the output folder:
+    another ``--workdir`` would count as one more seed, another output folder would
+    scatter the reports.
     """
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as e:
-        _fail(f"{e} (see --help)")
-    except (AttributeError, KeyError) as e:
-        # config_flags raises these for an unknown field, wrapping a KeyError.
-        while isinstance(e, BaseException) and e.args:
-            e = e.args[0]
-        _fail(f"bad --config override or config file: no field {e}")
+    args = shlex.split(text)
+    for arg in args:
+        if re.match(r"-{1,2}(workdir|output_dir)(=|$)", arg):
+            raise ValueError(
+                f"--eval_args cannot contain {arg}: the sweep sets the workdirs (one per seed) "
+                "and the output folder"
+            )
+    return args
 
 
 def main(argv: list[str]) -> None:
     """Entry point: check the config, train the seeds, report failures, evaluate."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise_on_sigterm()  # kill, timeout and schedulers: stop the children as on Ctrl-C
     config_flag = flags.FLAGS[_CONFIG.name]
-    config_file = Path(config_flags.get_config_filename(config_flag))
-    if not config_file.is_file():
-        _fail(f"config file {config_file} not found")
     if "seed" in config_flags.get_override_values(config_flag):
-        _fail("--config.seed cannot be set in a sweep: choose the seeds with --seeds")
+        fail("--config.seed cannot be set in a sweep: choose the seeds with --seeds")
     try:
+        workdir = checked_workdir(_WORKDIR.value)
         seeds = parse_seeds(_SEEDS.value)
-        eval_args = shlex.split(_EVAL_ARGS.value)
+        eval_args = checked_eval_args(_EVAL_ARGS.value)
         validate_config(_CONFIG.value)
     except (ValueError, OSError) as e:
-        _fail(e)
-    workdir = Path(_WORKDIR.value)
+        fail(e)
     parallel = min(_PARALLEL.value or os.cpu_count() or 1, len(seeds))
     argv_overrides = flags.FLAGS.read_flags_from_files(sys.argv[1:], force_gnu=False)
     base_args = [config_flag.serialize(), *config_override_args(argv_overrides, flags.FLAGS)]
@@ -241,9 +251,16 @@ def main(argv: list[str]) -> None:
             _CONFIG.value.train.total_env_steps,
             _PROGRESS.value,
         )
-    except KeyboardInterrupt:
-        print("interrupted: run the same command to resume", file=sys.stderr)
-        sys.exit(130)
+        _report_failures(seeds, workdir, codes)
+        code = evaluate_seeds(seeds, workdir, _EPISODES.value, eval_args)
+    except KeyboardInterrupt as interrupt:
+        print(f"{describe_interrupt(interrupt)}: run the same command to resume", file=sys.stderr)
+        sys.exit(interrupt_exit_code(interrupt))
+    sys.exit(code)
+
+
+def _report_failures(seeds: list[int], workdir: Path, codes: dict[int, int]) -> None:
+    """Prints the end of each failed seed's log and exits with status 1, if any failed."""
     failed = [s for s in seeds if codes[s] != 0]
     if failed:
         for seed in failed:
@@ -259,8 +276,7 @@ def main(argv: list[str]) -> None:
             file=sys.stderr,
         )
         sys.exit(1)
-    sys.exit(evaluate_seeds(seeds, workdir, _EPISODES.value, eval_args))
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=parse_flags)

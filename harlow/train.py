@@ -3,7 +3,9 @@
     python -m harlow.train --config=configs/two_step.py --workdir=runs/two_step \
         [--config.seed=3 --config.agent.lstm_units=64 ...]
 
-Running the same command again resumes from the latest checkpoint in --workdir.
+Running the same command again resumes from the latest checkpoint in --workdir (with
+changed schedule fields applied, other changes refused: see harlow.config_changes).
+SIGTERM, like Ctrl-C, saves a checkpoint before exiting; one process trains per workdir.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from harlow.checkpointing import CheckpointError
+from harlow.cli_flags import parse_flags
 from harlow.psychlab.dmlab import DmlabUnavailableError
+from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
 from harlow.trainer import NonFiniteLossError, train
+from harlow.workdirs import WorkdirError
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to an ml_collections config file.", lock_config=True
@@ -37,22 +42,37 @@ def main(argv: list[str]) -> None:
     """Entry point: parse flags, train, report."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    raise_on_sigterm()  # kill, timeout and schedulers: save a checkpoint as on Ctrl-C
     # TensorFlow logs a line per checkpoint save at INFO level: keep the console readable.
     logging.get_absl_handler().addFilter(_drop_checkpoint_save_lines)
     try:
         result = train(_CONFIG.value, _WORKDIR.value, show_progress=_PROGRESS.value)
-    except (ValueError, CheckpointError, NonFiniteLossError, DmlabUnavailableError) as e:
+    except (
+        ValueError,
+        CheckpointError,
+        NonFiniteLossError,
+        DmlabUnavailableError,
+        WorkdirError,
+    ) as e:
         logging.error("%s", e)
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
-    except KeyboardInterrupt:
-        print("\ninterrupted: checkpoint saved; run the same command to resume", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as interrupt:
+        print(
+            f"\n{describe_interrupt(interrupt)}: checkpoint saved; run the same command to resume",
+            file=sys.stderr,
+        )
+        sys.exit(interrupt_exit_code(interrupt))
+    reward = result.recent_reward_per_trial
     print(
         f"trained {result.env_steps:,} env steps ({result.episodes:,} episodes, "
         f"{result.updates:,} updates) at {result.steps_per_second:,.0f} steps/s; "
-        f"recent reward per trial {result.recent_reward_per_trial:.3f}; "
-        f"checkpoint {result.last_checkpoint}"
+        + (
+            "no episode ended in this run"
+            if reward is None
+            else f"recent reward per trial {reward:.3f}"
+        )
+        + f"; checkpoint {result.last_checkpoint}"
     )
     split = ", ".join(
         f"{part} {100 * share:.0f} %" for part, share in result.time_fractions.items()
@@ -62,4 +82,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

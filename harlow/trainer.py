@@ -15,11 +15,19 @@ from tqdm import tqdm
 
 from harlow.a2c import A2CLearner, make_optimizer
 from harlow.agent import ActorCritic
-from harlow.checkpointing import TrainingState, save_config
+from harlow.checkpointing import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    TrainingState,
+    load_config,
+    save_config,
+)
+from harlow.config_changes import Change, check_resume_changes
 from harlow.config_validation import validate_config
 from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor
 from harlow.tasks import build_agent, get_task
+from harlow.workdirs import checked_workdir, workdir_lock
 
 
 class NonFiniteLossError(RuntimeError):
@@ -35,7 +43,9 @@ class TrainResult:
     updates: int
     steps_per_second: float
     last_checkpoint: str | None
-    recent_reward_per_trial: float
+    # Of the last logging window in which episodes ended, or of the episodes since (a run
+    # shorter than a window); None if no episode ended in this run.
+    recent_reward_per_trial: float | None
     # Fractions of this run's time spent in the environment, the policy (acting) and learning.
     time_fractions: dict[str, float]
     frames_per_second: float  # frames the environment rendered (0 if it does not say)
@@ -98,9 +108,32 @@ def train(
     workdir: str | os.PathLike,
     show_progress: bool = True,
 ) -> TrainResult:
-    """Trains (or resumes training of) the agent described by ``config`` in ``workdir``."""
+    """Trains (or resumes training of) the agent described by ``config`` in ``workdir``.
+
+    Holds the workdir's lock throughout (``WorkdirError`` if another process trains
+    there). A resume applies changed schedule fields and refuses other changes with a
+    ``ValueError`` naming them (see ``harlow.config_changes``).
+    """
     validate_config(config)
-    workdir = Path(workdir)
+    workdir = checked_workdir(workdir)
+    with workdir_lock(workdir):
+        return _train(config, workdir, show_progress)
+
+
+def resume_changes(config: ml_collections.ConfigDict, workdir: Path) -> list[Change]:
+    """How ``config`` differs from the config of the run it resumes (none for a new run).
+
+    Raises ``ValueError`` naming the changed fields a resume cannot apply.
+    """
+    has_checkpoint = (workdir / CHECKPOINT_DIR / "checkpoint").is_file()
+    if not has_checkpoint or not (workdir / CONFIG_FILE).is_file():
+        return []
+    return check_resume_changes(load_config(workdir), config, workdir)
+
+
+def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool) -> TrainResult:
+    """``train`` once the workdir is locked."""
+    changes = resume_changes(config, workdir)
     task = get_task(config.task)
     env_seed, actor_rng = seed_everything(config.seed)
     env = task.make_env(config, config.train.num_envs, env_seed)
@@ -110,13 +143,17 @@ def train(
     last_checkpoint = state.restore_latest()
     if last_checkpoint:
         logging.info("Resuming from %s at %d env steps", last_checkpoint, state.env_steps.numpy())
+        for change in changes:
+            logging.warning("Resuming with a changed %s", change)
+    # The checkpoint restored the optimizer's learning rate: the config's applies.
+    learner.optimizer.learning_rate = config.train.learning_rate
     save_config(config, workdir)
     actor = Actor(env, agent, actor_rng)
     writer = tf.summary.create_file_writer(str(workdir / "train"))
     total = config.train.total_env_steps
     steps_per_update = config.train.num_envs * config.train.unroll_length
     window = _Window(int(state.env_steps.numpy()))
-    recent_reward = float("nan")
+    recent_reward: float | None = None
     last_save_time = time.perf_counter()
     progress = progress_bar(
         total=total,
@@ -156,7 +193,8 @@ def train(
             window.lengths += lengths
             window.add_metrics(metrics)
             if int(state.updates.numpy()) % config.train.log_every_updates == 0:
-                recent_reward = _log_window(writer, window, state, task.steps_per_trial, progress)
+                logged = _log_window(writer, window, state, task.steps_per_trial, progress)
+                recent_reward = logged if logged is not None else recent_reward
                 window = _Window(int(state.env_steps.numpy()))
             if time.perf_counter() - last_save_time >= config.train.checkpoint_every_seconds:
                 last_checkpoint = state.save()
@@ -169,6 +207,8 @@ def train(
     progress.close()
     last_checkpoint = state.save()
     writer.flush()
+    if recent_reward is None:  # no logging window with episodes: the episodes since
+        recent_reward = _reward_per_trial(window, task.steps_per_trial)
     elapsed = time.perf_counter() - run_start
     total_seconds = max(sum(run_time.seconds.values()), 1e-9)
     return TrainResult(
@@ -183,18 +223,26 @@ def train(
     )
 
 
+def _reward_per_trial(window: _Window, steps_per_trial: int) -> float | None:
+    """Mean reward per trial of the window's episodes (``None`` if no episode ended)."""
+    if not window.returns:
+        return None
+    trials = float(np.mean(window.lengths)) / steps_per_trial
+    return float(np.mean(window.returns)) / trials
+
+
 def _log_window(
     writer: tf.summary.SummaryWriter,
     window: _Window,
     state: TrainingState,
     steps_per_trial: int,
     progress: tqdm,
-) -> float:
-    """Writes the window's summaries; returns its reward per trial (NaN if no episode ended)."""
+) -> float | None:
+    """Writes the window's summaries; returns its reward per trial (None if no episode ended)."""
     step = int(state.env_steps.numpy())
     elapsed = max(time.perf_counter() - window.start_time, 1e-9)
     steps_per_second = (step - window.start_steps) / elapsed
-    reward_per_trial = float("nan")
+    reward_per_trial = _reward_per_trial(window, steps_per_trial)
     with writer.as_default(step=step):
         for key, values in window.metrics.items():
             tf.summary.scalar(key, np.mean(values))
@@ -205,23 +253,21 @@ def _log_window(
         for part, seconds in window.seconds.items():
             tf.summary.scalar(f"perf/fraction_{part}", seconds / busy)
         tf.summary.scalar("progress/episodes", int(state.episodes.numpy()))
-        if window.returns:
-            mean_return = float(np.mean(window.returns))
-            trials = float(np.mean(window.lengths)) / steps_per_trial
-            reward_per_trial = mean_return / trials
-            tf.summary.scalar("episode/return", mean_return)
+        if reward_per_trial is not None:
+            tf.summary.scalar("episode/return", float(np.mean(window.returns)))
             tf.summary.scalar("episode/reward_per_trial", reward_per_trial)
+    shown = "n/a" if reward_per_trial is None else f"{reward_per_trial:.3f}"
     if progress.disable:
         logging.info(
-            "env steps %d, episodes %d, reward per trial %.3f, %.0f steps/s",
+            "env steps %d, episodes %d, reward per trial %s, %.0f steps/s",
             step,
             int(state.episodes.numpy()),
-            reward_per_trial,
+            shown,
             steps_per_second,
         )
     progress.set_postfix(
         episodes=int(state.episodes.numpy()),
-        reward_per_trial=f"{reward_per_trial:.3f}",
+        reward_per_trial=shown,
         steps_per_s=f"{steps_per_second:,.0f}",
         refresh=False,
     )

@@ -1,4 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, small configs, the recordings folder."""
+"""Shared fixtures: quiet TensorFlow, small configs, the fake deepmind_lab module."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import importlib  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 import ml_collections  # noqa: E402
 import pytest  # noqa: E402
@@ -32,3 +34,23 @@ def tiny_two_step_config() -> ml_collections.ConfigDict:
     config.eval.episodes = 6
     config.eval.num_envs = 4
     return config
+
+
+FAKE_DEEPMIND_LAB = REPO / "tests" / "fake_deepmind_lab"
+
+
+@pytest.fixture
+def fake_deepmind_lab(monkeypatch) -> ModuleType:
+    """The test fake of ``deepmind_lab``, importable here and in worker processes (they
+    get the parent's ``sys.path``). Whatever ``deepmind_lab`` was imported before (the
+    real one, where installed) is back in ``sys.modules`` afterwards."""
+    monkeypatch.syspath_prepend(str(FAKE_DEEPMIND_LAB))
+    before = sys.modules.pop("deepmind_lab", None)
+    try:
+        module = importlib.import_module("deepmind_lab")
+        module.INSTANCES.clear()
+        yield module
+    finally:
+        sys.modules.pop("deepmind_lab", None)
+        if before is not None:
+            sys.modules["deepmind_lab"] = before

@@ -1,9 +1,7 @@
 """Benchmark helpers: seed parsing, config loading, throughput measurement."""
 
 import os
-import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +13,6 @@ from harlow.benchmark import (
     parse_seeds,
 )
 from harlow.config_files import load_config_file
-
-FAKE_DEEPMIND_LAB = Path(__file__).resolve().parent / "fake_deepmind_lab"
 
 
 @pytest.mark.parametrize(
@@ -56,9 +52,7 @@ def test_saccade_measurement_reports_trials_and_frames():
     assert result["trials_per_second"] > 0 and 8 <= result["frames_per_trial"] <= 60
 
 
-def test_dmlab_measurement_on_the_fake_deepmind_lab(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(FAKE_DEEPMIND_LAB))  # workers get the parent's path
-    monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
+def test_dmlab_measurement_on_the_fake_deepmind_lab(fake_deepmind_lab, monkeypatch, tmp_path):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     config = load_config_file(DEFAULT_CONFIGS / "harlow.py")
     result = measure_dmlab(config, num_envs=2, num_workers=1, trials=2)

@@ -44,11 +44,43 @@ def test_rerunning_resumes(trained, tmp_path):
     assert "Resuming from" in result.stderr
 
 
-def test_typo_in_a_config_field_fails_loudly(tmp_path):
+def _errors(result: subprocess.CompletedProcess) -> list[str]:
+    """The stderr lines of a command line's own errors; fails on a traceback."""
+    assert "Traceback" not in result.stderr
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def test_typo_in_a_config_field_fails_in_one_line_with_close_matches(tmp_path):
     result = _train(tmp_path, "--config.train.lerning_rate=0.1")
-    assert result.returncode != 0
-    assert "lerning_rate" in result.stderr
+    assert result.returncode == 1
+    assert _errors(result) == [
+        "error: --config.train.lerning_rate: the config has no field 'train.lerning_rate'; "
+        "did you mean 'train.learning_rate' or 'train.log_every_updates'? "
+        "(in configs/two_step.py)"
+    ]
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_missing_or_broken_config_file_fails_in_one_line(tmp_path):
+    result = run_module("harlow.train", "--config=configs/nope.py", f"--workdir={tmp_path}")
+    assert result.returncode == 1
+    assert _errors(result) == ["error: config file configs/nope.py not found"]
+    broken = tmp_path / "broken.py"
+    broken.write_text("def get_config(:\n")
+    result = run_module("harlow.train", f"--config={broken}", f"--workdir={tmp_path / 'run'}")
+    assert result.returncode == 1
+    assert _errors(result) == [f"error: config file {broken}, line 1: invalid syntax"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_resume_refuses_a_changed_network_size_in_one_line(trained):
+    config = (trained / "config.json").read_text()
+    result = _train(trained, "--config.agent.lstm_units=16")
+    assert result.returncode == 1
+    (error,) = _errors(result)
+    assert error.startswith(f"error: cannot resume {trained} with a changed ")
+    assert "config.agent.lstm_units 8 -> 16:" in error
+    assert (trained / "config.json").read_text() == config
 
 
 @pytest.mark.parametrize(
@@ -57,6 +89,8 @@ def test_typo_in_a_config_field_fails_loudly(tmp_path):
         ("--config.train.learning_rate=-0.1", "config.train.learning_rate"),
         ("--config.env.common_prob=1.3", "config.env.common_prob"),
         ("--config.train.num_envs=0", "config.train.num_envs"),
+        ("--config.train.learning_rate=inf", "config.train.learning_rate must be a finite"),
+        ("--config.train.learning_rate=nan", "config.train.learning_rate must be a finite"),
     ],
 )
 def test_invalid_values_fail_naming_the_field(tmp_path, override, field):
@@ -112,6 +146,30 @@ def test_evaluate_errors_are_clear(trained, tmp_path):
     )
     assert result.returncode == 1 and "not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--episodes=0"], "error: --episodes must be >= 1, got 0"),
+        (["--workdir="], "error: --workdir is empty"),
+        (["--workdir={trained}/../{name}"], "error: --workdir {trained}/../{name} is given twice"),
+    ],
+)
+def test_evaluate_refuses_no_episodes_and_empty_or_repeated_workdirs(
+    trained, tmp_path, args, message
+):
+    fill = {"trained": trained, "name": trained.name}
+    result = run_module(
+        "harlow.evaluate",
+        f"--workdir={trained}",
+        *(arg.format(**fill) for arg in args),
+        f"--output_dir={tmp_path}",
+    )
+    assert result.returncode == 1
+    (error,) = _errors(result)
+    assert error.startswith(message.format(**fill))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_evaluate_rejects_a_checkpoint_of_another_shape(trained, tmp_path):

@@ -1,5 +1,6 @@
 """Config validation: every bad value fails at once, naming the field."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,25 @@ def test_invalid_values_name_the_field(path, value, message):
         node = node[key]
     node[leaf] = value
     with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "path, value",
+    [
+        ("train.learning_rate", float("inf")),
+        ("train.learning_rate", float("nan")),
+        ("env.common_prob", float("nan")),
+        ("train.value_coef", float("inf")),
+        ("eval.extra", (1.0, float("-inf"))),
+    ],
+)
+def test_non_finite_floats_are_refused_anywhere(path, value):
+    config = get_config()
+    section, leaf = path.split(".")
+    config[section][leaf] = value
+    index = "[1]" if isinstance(value, tuple) else ""
+    with pytest.raises(ValueError, match=rf"config\.{path}{re.escape(index)} must be a finite"):
         validate_config(config)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import sys
 import tempfile
@@ -27,26 +26,20 @@ from harlow.psychlab.dmlab_workers import DmlabWorkerError, WorkerPool
 from harlow.psychlab.observations import IdsObserver
 from harlow.psychlab.saccade import SaccadeWrapper
 
-FAKE_DIR = Path(__file__).resolve().parent / "fake_deepmind_lab"
 LOOK_TO_IMAGE = 163  # look units from the screen centre to an image centre (0.25 screen)
 SHORT_EPISODE = HarlowLevelSettings(trials_per_episode=2)
 
 
 @pytest.fixture
-def fake_lab(monkeypatch, tmp_path):
+def fake_lab(fake_deepmind_lab, monkeypatch, tmp_path):
     """The fake deepmind_lab module; the adapter's temporary folders go under tmp_path.
 
     The test process stands for one without TensorFlow (where Labs may run in
     process), whatever other tests imported: the fake does not crash next to it.
     """
-    monkeypatch.syspath_prepend(str(FAKE_DIR))
-    monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.setattr(dmlab, "tensorflow_loaded", lambda: False)
-    module = importlib.import_module("deepmind_lab")
-    module.INSTANCES.clear()
-    yield module
-    sys.modules.pop("deepmind_lab", None)
+    return fake_deepmind_lab
 
 
 def _images(count: int, seed: int = 0) -> np.ndarray:

@@ -67,7 +67,9 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
         f"--output_dir={out}",
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads((out / "report.json").read_text())["split"] == "train"
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"] == "train"
+    assert report["config_overrides"] == {"config.eval.split": "train"}
     assert not (out / "stages.png").exists()
 
     faces = tmp_path / "other_faces"
@@ -88,6 +90,7 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"] == str(faces) and report["episodes"] == 4
+    assert report["config_overrides"] == {"config.dataset": str(faces)}
 
 
 @pytest.mark.parametrize(
@@ -97,6 +100,7 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
         ("--config.env.show_chosen=false", "config.env.show_chosen=True"),
         ("--config.agent.lstm_units=16", "config.agent.lstm_units=8"),
         ("--config.agent.conv_layer_norm=false", "config.agent.conv_layer_norm=True"),
+        ("--config.env.id_scope=dataset", "config.env.id_scope='episode' (not 'dataset')"),
         ("--config.env.colour=red", "no field 'env.colour'"),
         ("--config.env.backend=unreal", "config.env.backend must be"),
     ],
@@ -218,4 +222,5 @@ def test_simulator_run_evaluates_on_the_dmlab_backend(trained, tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["episodes"] == 4 and report["timeouts"] == 0
     assert report["backend"] == "dmlab" and "images (dmlab):" in result.stdout
+    assert report["config_overrides"] == {"config.env.backend": "dmlab"}
     assert json.loads((trained / "config.json").read_text())["env"]["backend"] == "simulator"

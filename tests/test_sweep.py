@@ -105,12 +105,17 @@ TWO_STEP = "--config=configs/two_step.py"
 @pytest.mark.parametrize(
     "args, message",
     [
-        ([TWO_STEP, "--seeds=2", "--config.train.lerning_rate=0.1"], "no field 'lerning_rate'"),
+        (
+            [TWO_STEP, "--seeds=2", "--config.train.lerning_rate=0.1"],
+            "no field 'train.lerning_rate'; did you mean 'train.learning_rate'",
+        ),
         ([TWO_STEP, "--seeds=2", "--config.train.learning_rate=-1"], "config.train.learning_rate"),
         ([TWO_STEP, "--seeds=2", "--config.train.num_envs=many"], "--config.train.num_envs=many"),
         ([TWO_STEP, "--seeds=2", "--config.seed=3"], "--seeds"),
         ([TWO_STEP, "--seeds=2-1"], "--seeds='2-1'"),
         (["--config=configs/nope.py", "--seeds=2"], "configs/nope.py not found"),
+        ([TWO_STEP, "--seeds=2", "--eval_args=--workdir=x"], "--eval_args cannot contain"),
+        ([TWO_STEP, "--seeds=2", "--config.train.learning_rate=inf"], "must be a finite"),
     ],
 )
 def test_bad_flags_fail_before_any_training(tmp_path, args, message):
@@ -119,6 +124,38 @@ def test_bad_flags_fail_before_any_training(tmp_path, args, message):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "sweep").exists()
+
+
+def test_an_empty_workdir_is_refused(tmp_path):
+    """``--workdir=`` would put the seeds in the current folder (here ``tmp_path``)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harlow.sweep",
+            f"--config={REPO / 'configs' / 'two_step.py'}",
+            "--seeds=1",
+            "--workdir=",
+            "--config.train.total_env_steps=100",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "error: --workdir is empty" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_file_with_a_syntax_error_fails_in_one_line(tmp_path):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def get_config(:\n")
+    result = _sweep(tmp_path / "sweep", f"--config={broken}", "--seeds=2")
+    assert result.returncode == 1
+    assert f"error: config file {broken}, line 1: invalid syntax" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.slow

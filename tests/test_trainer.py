@@ -1,6 +1,7 @@
 """The training loop on tiny configs: outputs, resume, interrupt, non-finite stop."""
 
 import glob
+import json
 
 import numpy as np
 import pytest
@@ -85,3 +86,56 @@ def test_entropy_schedule_is_linear(tiny_two_step_config):
     assert trainer.entropy_coef_at(tiny_two_step_config, 0) == pytest.approx(0.1)
     assert trainer.entropy_coef_at(tiny_two_step_config, 100) == pytest.approx(0.05)
     assert trainer.entropy_coef_at(tiny_two_step_config, 10_000) == pytest.approx(0.0)
+
+
+def _learning_rate(checkpoint: str) -> float:
+    reader = tf.train.load_checkpoint(checkpoint)
+    return float(reader.get_tensor("optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def test_resume_applies_a_changed_learning_rate_and_logs_it(tmp_path, tiny_two_step_config, caplog):
+    trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert _learning_rate(all_checkpoints(tmp_path)[-1]) == pytest.approx(3e-3)
+    tiny_two_step_config.train.total_env_steps = 400
+    tiny_two_step_config.train.learning_rate = 1e-4
+    trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert _learning_rate(all_checkpoints(tmp_path)[-1]) == pytest.approx(1e-4)
+    assert load_config(tmp_path).train.learning_rate == 1e-4
+    assert "changed config.train.learning_rate 0.003 -> 0.0001" in caplog.text
+    assert "changed config.train.total_env_steps 200 -> 400" in caplog.text
+
+
+def test_resume_refuses_changes_of_shape_or_meaning_naming_each(tmp_path, tiny_two_step_config):
+    trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    changed = tiny_two_step_config.copy_and_resolve_references()
+    changed.agent.lstm_units = 16
+    changed.env.common_prob = 0.7
+    changed.train.learning_rate = 1e-4  # allowed, but not with the others
+    message = (
+        r"cannot resume .* config.agent.lstm_units 8 -> 16, config.env.common_prob 0.8 -> 0.7:"
+    )
+    with pytest.raises(ValueError, match=message):
+        trainer.train(changed, tmp_path, show_progress=False)
+    assert load_config(tmp_path).to_dict() == tiny_two_step_config.to_dict()
+
+
+def test_a_run_shorter_than_a_logging_window_reports_its_reward(tmp_path, tiny_two_step_config):
+    tiny_two_step_config.train.log_every_updates = 50  # more than the run's 10 updates
+    result = trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert result.recent_reward_per_trial is not None
+    assert 0.0 <= result.recent_reward_per_trial <= 1.0
+    finished = trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert finished.updates == 10 and finished.recent_reward_per_trial is None
+
+
+def test_resume_accepts_fields_added_to_the_configs_since_the_run_started(
+    tmp_path, tiny_two_step_config, caplog
+):
+    trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["env"]["switch_prob"]  # as written by a version without the field
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    tiny_two_step_config.train.total_env_steps = 400
+    assert trainer.train(tiny_two_step_config, tmp_path, show_progress=False).env_steps == 400
+    assert "changed config.env.switch_prob (absent) -> 0.025" in caplog.text
+    assert load_config(tmp_path).env.switch_prob == 0.025
