@@ -57,6 +57,13 @@ _BLACK_AROUND_IMAGE = 0.5
 # Smallest area of such an image per squared height of the screen's tallest column:
 # 0.4 of a column at least half the tallest high, 0.35 of that wide.
 _MIN_EDGE_IMAGE_AREA = 0.2 * 0.2 * 0.35
+# A part at least this many times as wide as high may be both images joined by a HUD
+# element across the gap between them (two images and their gap: about 2.25), split
+# where its columns hold at most _GAP_SHARE of its median column.
+_MIN_TWO_IMAGE_ASPECT = 1.4
+_GAP_SHARE = 0.35
+# Image parts sharing less than this share of the narrower one's columns are two images.
+_MIN_COLUMN_OVERLAP = 0.2
 # How far (in heights of an image's main part) a small part may reach beyond it.
 _SMALL_PART_REACH = 0.5
 
@@ -296,16 +303,20 @@ def _find_images(
     min_height = config.min_image_height / 2 * tallest
     band = config.max_image_offset
     image_parts, small_parts = [], []
-    for part in parts:
+    pieces = [piece for whole_part in parts for piece in _split_at_gap(whole_part, min_height)]
+    for part in pieces:
         x, y, w, h = part.box
         centre_column = x + w // 2
         screen_height = heights[centre_column]
         top = int(screen[:, centre_column].argmax())
         screen_cut = top == 0 or top + screen_height == frame_height
+        # A part reaching the frame's top or bottom row is cut there: its middle is not
+        # its image's (and the hull, missing the screen's black beyond it, is short there).
+        part_cut = y <= 1 or y + h >= frame_height - 1
         band_top = top + (0.5 - band) * screen_height
         band_bottom = top + (0.5 + band) * screen_height
         if h >= min_height and h >= config.min_image_height * screen_height:
-            centred = screen_cut or band_top <= y + h / 2 <= band_bottom
+            centred = screen_cut or part_cut or band_top <= y + h / 2 <= band_bottom
             if centred and (
                 not part.at_edge
                 or _edge_part_is_image(part, black, whole, max(screen_height, tallest // 2))
@@ -325,6 +336,48 @@ def _find_images(
     if _is_left_image(boxes[0], heights):
         return boxes[0], None
     return None, boxes[0]
+
+
+def _split_at_gap(part: _Part, min_height: float) -> list[_Part]:
+    """Splits a part that holds both images, joined by a HUD element drawn across the gap
+    between them, at that gap; returns ``[part]`` if it is not such a part.
+
+    Such a part is off the hull's edge, image-high, at least ``_MIN_TWO_IMAGE_ASPECT``
+    times as wide as high (one image, even cut by the frame border, is about square or
+    narrower) and fills its box like images; the gap is the run of columns, within the
+    middle half of the part, holding at most ``_GAP_SHARE`` of the part's median column.
+    """
+    x, y, w, h = part.box
+    if (
+        part.at_edge
+        or h < min_height
+        or w < _MIN_TWO_IMAGE_ASPECT * h
+        or part.area < _MIN_IMAGE_FILL * w * h
+    ):
+        return [part]
+    columns = np.count_nonzero(part.mask, axis=0)
+    low = columns <= _GAP_SHARE * float(np.median(columns))
+    start, stop = w // 4, w - w // 4
+    middle = np.flatnonzero(low[start:stop])
+    if not len(middle):
+        return [part]
+    gap = start + int(middle[np.argmin(columns[start + middle])])
+    first, last = gap, gap
+    while first > 0 and low[first - 1]:
+        first -= 1
+    while last < w - 1 and low[last + 1]:
+        last += 1
+    pieces = []
+    for begin, end in ((0, first), (last + 1, w)):
+        mask = part.mask[:, begin:end]
+        if not mask.any():
+            return [part]
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        piece = mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        box = (x + begin + int(cols[0]), y + int(rows[0]), piece.shape[1], piece.shape[0])
+        pieces.append(_Part(box, int(np.count_nonzero(piece)), piece, False))
+    return pieces
 
 
 def _edge_part_is_image(
@@ -381,11 +434,16 @@ class _WholeComponents:
 
 
 def _group_by_columns(parts: list[_Part]) -> list[tuple[Box, int]]:
-    """Merges parts whose column ranges overlap; returns (box, pixel count) ordered by x."""
+    """Merges parts whose column ranges overlap; returns (box, pixel count) ordered by x.
+
+    Parts that share less than ``_MIN_COLUMN_OVERLAP`` of the narrower one's columns stay
+    apart: the two images, one of them grown by a HUD element drawn across the gap.
+    """
     groups: list[tuple[Box, int]] = []
     for part in sorted(parts, key=lambda part: part.box[0]):
         box = Box(*part.box)
-        if groups and box.x < groups[-1][0].x + groups[-1][0].width:
+        overlap = (groups[-1][0].x + groups[-1][0].width - box.x) if groups else 0
+        if overlap > 0 and overlap >= _MIN_COLUMN_OVERLAP * min(box.width, groups[-1][0].width):
             last, area = groups.pop()
             groups.append((_union(last, box), area + part.area))
         else:

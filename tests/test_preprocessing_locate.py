@@ -220,6 +220,27 @@ def test_image_touching_the_bezel_or_a_hud_element_is_found():
     assert detection.left is not None and iou(detection.left, left) > 0.5
 
 
+def test_images_joined_by_a_hud_element_across_the_gap_are_two():
+    # DeepMind Lab's HUD (minimalUI false) draws its counter across the gap between the
+    # images when the gaze is high: one component then holds both images.
+    frame, truth = draw_scene(100, 100, cross=False, images=PICTURES)
+    left, right = truth["left"], truth["right"]
+    y = left.y + left.height - 6
+    frame[y : y + 4, left.x + left.width - 3 : right.x + 3] = (200, 200, 200)
+    detection = locate(frame)
+    assert iou(detection.left, left) > 0.8 and iou(detection.right, right) > 0.8
+
+
+def test_a_hud_element_on_one_image_reaching_under_the_other_keeps_them_apart():
+    # A HUD element on the right image's bottom edge reaches into the left image's columns.
+    frame, truth = draw_scene(100, 100, cross=False, images=PICTURES)
+    left, right = truth["left"], truth["right"]
+    bottom = right.y + right.height
+    frame[bottom - 2 : bottom + 5, left.x + left.width - 3 : right.x + 4] = (200, 200, 200)
+    detection = locate(frame)
+    assert iou(detection.left, left) > 0.8 and iou(detection.right, right) > 0.7
+
+
 def test_dark_image_is_found():
     frame, truth = draw_scene(84, 84, cross=False, images=(dark_image(), PICTURES[1]))
     detection = locate(frame)
