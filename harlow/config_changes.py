@@ -2,12 +2,12 @@
 
 A resumed run (``harlow.train`` on a workdir with a checkpoint) may change the schedule
 fields in ``RESUMABLE_FIELDS`` (total steps, learning rate, entropy, gradient clipping,
-logging, checkpoint cadence, evaluation, worker processes, DeepMind Lab's episodes
-per reset): they are applied and logged. Any other change (network sizes, observations, the task's parameters, the
-loss, the seed) would make the checkpoint mean something else, and is refused. Fields
-added to (or removed from) the configs since the run started are logged, not refused:
-the run's ``config.json`` cannot have them, and the code reading a config keeps the old
-behaviour for a field it lacks.
+logging, checkpoint cadence, evaluation, worker processes, DeepMind Lab's episodes per
+reset): they are applied and logged. Any other change (network sizes, observations, the
+task's parameters, the loss, the seed) would make the checkpoint mean something else,
+and is refused. Fields added to (or removed from) the configs since the run started are
+logged, not refused: the run's ``config.json`` cannot have them, and the code reading a
+config keeps the old behaviour for a field it lacks.
 Evaluation refuses the fields that shape the agent (``Task.model_fields``) and those in
 ``INPUT_MEANING_FIELDS``, which change what the agent's inputs mean.
 """
