@@ -300,3 +300,47 @@ def test_first_frames_put_the_cross_where_the_recorded_episode_starts_show_it(im
     assert settling.max() < 0.6 and settling.mean() < 0.25, settling.max(axis=0)
     assert at_rest.max() < 0.6 and at_rest.mean() < 0.15
     assert np.max(box_errors) <= 1.0
+
+
+def test_spawn_ring_shows_below_eye_level_in_steps_4_to_26_only(images):
+    """DeepMind Lab's spawn ring: a grey band 21-24 degrees below eye level, then gone."""
+    simulator = BatchedHarlowSimulator(1, images, [1, 2], width=84, height=84)
+    simulator.reset([EpisodeSetup(1, 2, (0, 1, 0, 1, 0, 1), 3.0, spawn_pitch_deg=-0.6)])
+    frames = {}
+    for step in range(1, 31):
+        frames[step] = simulator.step(zero_actions(1))[0][0].astype(int)
+    for step in (27, 30):
+        np.testing.assert_array_equal(frames[step], frames[28])  # gone from step 27 on
+    for step in (4, 15, 26):
+        changed = np.abs(frames[step] - frames[28]).max(axis=2) > 0
+        assert changed.any(axis=0).all()  # all the way across the frame
+        rows = np.flatnonzero(changed[:, 42])  # the middle column: no perspective stretch
+        depression = np.degrees(np.arctan((rows - 41.5) / 42.0)) - 0.6
+        assert rows.size and depression.min() > 20.0 and depression.max() < 24.5, depression
+
+
+def test_trial_one_under_the_saccade_wrapper_takes_13_or_15_frames_later_trials_13():
+    """As on DeepMind Lab (16 envs, seed 7: 7 x 13 and 9 x 15 frames; later trials 13).
+
+    Trial 1's inter-trial frames show the spawn ring, which shortens the screen the wrapper's
+    vision finds; where a bezel crack also lifts its top, the wrapper looks up and back (two
+    frames more). Without the ring every trial took 13 frames.
+    """
+    from harlow.datasets import default_dataset_path, load_dataset
+    from harlow.psychlab.observations import IdsObserver
+    from harlow.psychlab.saccade import SaccadeWrapper
+
+    faces = load_dataset(default_dataset_path())
+    num_envs = 32
+    simulator = BatchedHarlowSimulator(num_envs, faces.images, faces.ids("train"), seed=7)
+    wrapper = SaccadeWrapper(simulator, IdsObserver(num_envs))
+    wrapper.reset()
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(6):
+        _, _, _, info = wrapper.step(rng.integers(0, 2, num_envs))
+        frames.append(info["frames"])
+    wrapper.close()
+    assert set(frames[0].tolist()) == {13, 15}
+    assert 0.25 <= np.mean(frames[0] == 15) <= 0.75  # engine: 9/16 and 15/32
+    assert (np.array(frames[1:]) == 13).all()

@@ -10,7 +10,9 @@ View angles, in degrees: ``yaw`` is positive to the right (DeepMind Lab yaw 90 -
 positive looking down (DeepMind Lab pitch). The horizontal field of view is 90 degrees
 (f = W/2 pixels), pixels are square. During the first steps of an episode DeepMind Lab's camera
 settles upward (``CAMERA_SETTLE_EYE_DROPS``, one of two profiles per episode); the gaze used by
-the level does not follow it.
+the level does not follow it. Frames of steps 4..26 also show the engine's spawn ring below eye
+level, and every frame the renderer's black cracks along the bezel (``SPAWN_RING_*``,
+``BEZEL_CRACK_WIDTH_PX``).
 
 Frames are drawn in two passes: the room (walls, the screen's bezel and its black face) comes from
 an equirectangular panorama through cached per-pitch remap tables, shifted for the yaw; the screen
@@ -41,6 +43,27 @@ SCREEN_CENTRE_ELEVATION_DEG = 0.556
 # row per settle profile: 0 "high", 1 "low". Fitted to the cross in the first frames of the
 # fixtures' 22 distinct episode starts (16 high, 6 low); see the simulator's docstring.
 CAMERA_SETTLE_EYE_DROPS = ((0.1145, 0.0685, 0.0200), (0.0775, 0.0462, 0.0135))
+# Every DeepMind Lab episode start also shows a ring around the eye (most likely Quake III's
+# spawn effect, a cylinder model drawn for 500 ms around a player who spawns): a grey band at
+# these depressions below eye level, all round (a level circle centred on the eye), with a
+# bright lower rim, in front of everything. At rest it shows in the frames of steps
+# ``SPAWN_RING_STEPS`` after the Lab's reset (gone from step 27 on, at every seed and frame
+# size; during the settle it sweeps through the view and is not drawn here). Measured on the
+# engine at 84, 160 and 256 pixels: edges at 21.1 and 23.6 degrees (+-0.2), band grey 32.
+SPAWN_RING_DEPRESSION_DEG = (21.1, 23.6)
+SPAWN_RING_STEPS = (4, 26)
+SPAWN_RING_GREY, SPAWN_RING_RIM_GREY = 32, 128
+# DeepMind Lab's software renderer leaves 1-pixel cracks of pure black (probably seams between
+# polygons) along the bezel's inner side edges, from the dark (not black) strip above the screen's
+# face up through the bezel's top bar: depending on the view's sub-pixel position a crack joins
+# the face's black to the bar's top edge or breaks, so the black region a frame shows reaches 3-4
+# pixels higher (at 84x84) in some views than in others. Drawn as seams of this width (pixels):
+# a pixel is cleared where the seam passes within half of it from its centre. The width is an
+# empirical choice, not a measurement: with it, trial 1 under SaccadeWrapper takes 15 frames in
+# 17 of 32 episodes (engine: joined cracks in 9 of 16 of those views, 15 frames in 15 of 32).
+BEZEL_CRACK_WIDTH_PX = 0.35
+_BEZEL_HALF = SCREEN_WIDTH_OVER_DISTANCE / 2
+_BEZEL_STRIP, _BEZEL_BAR = 0.13, 0.1  # dark strip above the face, bezel bar above it
 MIN_FRAME_SIZE, MAX_FRAME_SIZE = 32, 512
 
 LABEL_NONE, LABEL_CROSS, LABEL_LEFT_IMAGE, LABEL_RIGHT_IMAGE = 0, 1, 2, 3
@@ -166,6 +189,107 @@ def label_map(
         labels[inside(LEFT_IMAGE_BOX)] = LABEL_LEFT_IMAGE
         labels[inside(RIGHT_IMAGE_BOX)] = LABEL_RIGHT_IMAGE
     return labels.reshape(height, width)
+
+
+_RING_SHIFT = 4  # fractional bits of the ring's polygon coordinates
+
+
+def _ring_directions() -> np.ndarray:
+    """Directions [3, 2K] of the ring's upper then lower edge, every 4 degrees round, from
+    behind the eye (-180) through straight ahead (0): the points in front come in one run."""
+    azimuth = np.radians(np.arange(-180.0, 180.0, 4.0))
+    depression = np.radians(np.repeat(SPAWN_RING_DEPRESSION_DEG, len(azimuth)))
+    azimuth = np.tile(azimuth, 2)
+    return np.stack(
+        [
+            np.cos(depression) * np.sin(azimuth),
+            np.sin(depression),
+            np.cos(depression) * np.cos(azimuth),
+        ]
+    )
+
+
+_RING_DIRECTIONS = _ring_directions()
+
+
+def spawn_ring_points(
+    yaw_deg: np.ndarray, pitch_deg: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The spawn ring's upper and lower edges in frame pixels [N, 2, K, 2] (K azimuths all round)
+    and which of their points lie far enough in front of the eye to be drawn [N, 2, K]."""
+    # The ring is round the vertical through the eye: its azimuths are taken from the view's.
+    camera = view_rotations(np.zeros_like(yaw_deg), pitch_deg) @ _RING_DIRECTIONS  # [N, 3, 2K]
+    # Every pixel's ray is at least min_depth in front; half of it keeps the chords off-frame.
+    min_depth = 1.0 / math.sqrt(2.0 + (height / width) ** 2)
+    in_front = camera[:, 2] > 0.5 * min_depth
+    scale = (width / 2) / np.where(in_front, camera[:, 2], 1.0)
+    points = np.stack(
+        [camera[:, 0] * scale + (width - 1) / 2, camera[:, 1] * scale + (height - 1) / 2], axis=-1
+    )  # [N, 2K, 2]
+    n = len(points)
+    return points.reshape(n, 2, -1, 2), in_front.reshape(n, 2, -1)
+
+
+def draw_spawn_ring(frame: np.ndarray, points: np.ndarray, in_front: np.ndarray) -> None:
+    """Draws one view's spawn ring (``spawn_ring_points`` of that view) into ``frame``."""
+    front = np.flatnonzero(in_front[0] & in_front[1])
+    if len(front) < 2:
+        return
+    upper, lower = np.rint(points * (1 << _RING_SHIFT)).astype(np.int32)
+    if len(front) == len(upper):  # looking steeply down: the whole ring, round the centre
+        bands, rims, closed = [upper, lower], [lower], True
+    else:  # the arc in front of the eye (consecutive azimuths round straight ahead)
+        first, last = front[0], front[-1] + 1
+        bands = [np.concatenate([upper[first:last], lower[first:last][::-1]])]
+        rims, closed = [lower[first:last]], False
+    cv2.fillPoly(frame, bands, (SPAWN_RING_GREY,) * 3, cv2.LINE_8, _RING_SHIFT)
+    cv2.polylines(frame, rims, closed, (SPAWN_RING_RIM_GREY,) * 3, 1, cv2.LINE_8, _RING_SHIFT)
+
+
+def _crack_ends() -> np.ndarray:
+    """The cracks' ends [xyz, crack x end] on the screen's plane: from the bezel's top down
+    into the black strip under it, along both inner side edges."""
+    top = _screen_centre_height() - _BEZEL_HALF - _BEZEL_STRIP - _BEZEL_BAR
+    bottom = _screen_centre_height() - _BEZEL_HALF - _BEZEL_STRIP / 2
+    ends = [[x, y, 1.0] for x in (-_BEZEL_HALF, _BEZEL_HALF) for y in (top, bottom)]
+    return np.array(ends).T
+
+
+_CRACK_ENDS = _crack_ends()
+
+
+def bezel_crack_pixels(
+    yaw_deg: np.ndarray, pitch_deg: np.ndarray, eye_drop: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame pixels the bezel's cracks clear: (view index, row, column) arrays, one per pixel."""
+    n = len(yaw_deg)
+    rotations = view_rotations(yaw_deg, pitch_deg)
+    camera = rotations @ _CRACK_ENDS  # [n, xyz, crack x end], the eye at rest
+    camera -= rotations[:, :, 1:2] * np.asarray(eye_drop, dtype=np.float64)[:, None, None]
+    camera = camera.transpose(0, 2, 1).reshape(n, 2, 2, 3)  # [n, crack, end, xyz]
+    in_front = (camera[..., 2] > 1e-3).all(axis=-1)  # [n, crack]
+    depth = np.where(camera[..., 2] > 1e-3, camera[..., 2], 1.0)
+    focal = width / 2
+    x = focal * camera[..., 0] / depth + (width - 1) / 2  # [n, crack, end]
+    y = focal * camera[..., 1] / depth + (height - 1) / 2
+    rows_max = int(np.ceil((_BEZEL_BAR + _BEZEL_STRIP) * 2 * focal)) + 3
+    first = np.ceil(y[..., 0])
+    rows = first[..., None] + np.arange(rows_max)  # [n, crack, r]
+    span = np.maximum(y[..., 1] - y[..., 0], 1e-9)[..., None]
+    along = (rows - y[..., 0, None]) / span
+    columns = x[..., 0, None] + along * (x[..., 1] - x[..., 0])[..., None]
+    nearest = np.rint(columns)
+    hit = (
+        in_front[..., None]
+        & (along <= 1.0)
+        & (np.abs(columns - nearest) < BEZEL_CRACK_WIDTH_PX / 2)
+        & (rows >= 0)
+        & (rows < height)
+        & (nearest >= 0)
+        & (nearest < width)
+    )
+    view = np.broadcast_to(np.arange(n)[:, None, None], hit.shape)
+    return view[hit], rows[hit].astype(np.int64), nearest[hit].astype(np.int64)
 
 
 def texture_texels(width: int) -> int:
@@ -399,13 +523,21 @@ class ScreenRenderer:
         eye_drop: np.ndarray,
         screen_state: np.ndarray,
         env_ids: np.ndarray | None = None,
+        spawn_ring: np.ndarray | None = None,
     ) -> None:
         """Renders the views into ``frames`` [N, H, W, 3] uint8 in place (all, or ``env_ids``).
 
-        Angles, eye drops and screen states are [N] arrays for all environments.
+        Angles, eye drops, screen states and ``spawn_ring`` (bool: the view shows the spawn
+        ring, see ``SPAWN_RING_STEPS``; default none) are [N] arrays for all environments.
         """
         envs = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids)
         yaw, pitch, state = yaw_deg[envs], pitch_deg[envs], screen_state[envs]
+        rings = np.zeros(len(envs), bool) if spawn_ring is None else spawn_ring[envs]
+        if rings.any():
+            ring_points, ring_in_front = spawn_ring_points(
+                yaw[rings], pitch[rings], self.width, self.height
+            )
+            ring_index = np.cumsum(rings) - 1
         background_pitch = pitch + np.degrees(np.arctan(eye_drop[envs]))
         pitch_bins = RoomPanorama.pitch_bins(background_pitch)
         to_frame = screen_to_frame_homographies(yaw, pitch, eye_drop[envs], self.width, self.height)
@@ -418,21 +550,24 @@ class ScreenRenderer:
         for k, env in enumerate(envs):
             frame = frames[env]
             self._room.draw(frame, yaw[k], background_pitch[k], pitch_bins[k])
-            if state[k] != SCREEN_FIXATION and state[k] != SCREEN_IMAGES:
-                continue
             x0, y0, x1, y1 = boxes[k]
-            if x1 <= x0 or y1 <= y0:
-                continue
-            texture = self._images[env] if showing_images[k] else self._cross
-            shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
-            cv2.warpPerspective(
-                texture,
-                shift @ homographies[k],
-                (int(x1 - x0), int(y1 - y0)),
-                dst=frame[y0:y1, x0:x1],
-                flags=cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_TRANSPARENT,
-            )
+            if (state[k] == SCREEN_FIXATION or state[k] == SCREEN_IMAGES) and x1 > x0 and y1 > y0:
+                texture = self._images[env] if showing_images[k] else self._cross
+                shift = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+                cv2.warpPerspective(
+                    texture,
+                    shift @ homographies[k],
+                    (int(x1 - x0), int(y1 - y0)),
+                    dst=frame[y0:y1, x0:x1],
+                    flags=cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_TRANSPARENT,
+                )
+            if rings[k]:
+                index = ring_index[k]
+                draw_spawn_ring(frame, ring_points[index], ring_in_front[index])
+        # The cracks lie above the screen's face, where neither overlays nor the ring reach.
+        view, row, column = bezel_crack_pixels(yaw, pitch, eye_drop[envs], self.width, self.height)
+        frames[envs[view], row, column] = 0
 
     def _overlay_boxes(self, homographies: np.ndarray, showing_images: np.ndarray) -> np.ndarray:
         """Frame rectangles [N, 4] (x0, y0, x1, y1, exclusive) that the overlays can touch."""

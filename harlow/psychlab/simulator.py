@@ -26,6 +26,18 @@ its own (ids, sides and spawn yaws are those drawn without it); ``EpisodeSetup.c
 sets it for replays. Trial timings do not depend on it: under ``SaccadeWrapper`` either profile
 gives the first images 8 frames after reset, for every spawn yaw.
 
+Two more things every DeepMind Lab episode start shows (``render``): a ring around the eye,
+about 22 degrees below eye level, in the frames of steps 4..26 (here: while
+``episode_step`` is in ``render.SPAWN_RING_STEPS``), and, in every frame, the renderer's pure
+black cracks along the bezel above the screen's face. Together they make trial 1 slower under
+``SaccadeWrapper`` in about half the episodes, as on the engine: in trial 1's inter-trial
+frames the ring cuts the screen's black face about 7 pixels (at 84x84) above its bottom, so the
+screen the wrapper's vision finds is shorter and its centre higher; where a crack also joins
+the face's black to the bezel's top (a matter of the view's sub-pixel position), that centre
+sits just over the wrapper's 10-degree screen deadband above the gaze, the wrapper looks up
+~10 degrees and back when the cross returns, and the trial takes 15 frames instead of 13.
+Later trials come after step 26, without the ring: 13 frames.
+
 ``info`` (all arrays [N]) describes the returned frame, so where an episode ended it describes the
 first frame of the next episode, except ``episode_done_reason``, ``choice_side`` and
 ``choice_correct``, which describe the step just taken, and ``final_frames``:
@@ -283,8 +295,16 @@ class BatchedHarlowSimulator:
 
     def _render(self, frames: np.ndarray, env_ids: np.ndarray | None = None) -> None:
         yaw, pitch = self._view_angles()
+        steps = self._protocol.steps
+        first, last = render.SPAWN_RING_STEPS
         self._renderer.render(
-            frames, yaw, pitch, self._eye_drop(), self._protocol.screen_state, env_ids
+            frames,
+            yaw,
+            pitch,
+            self._eye_drop(),
+            self._protocol.screen_state,
+            env_ids,
+            spawn_ring=(steps >= first) & (steps <= last),
         )
 
     def _describe(self) -> dict[str, np.ndarray]:
