@@ -6,6 +6,11 @@ hooks (which remove temporary folders and stop worker processes). The command li
 install ``raise_on_sigterm``, so that SIGTERM raises ``Terminated``, a
 ``KeyboardInterrupt``, in the main thread and takes the Ctrl-C path: training saves a
 checkpoint, a sweep stops its children, and every command exits with a one-line message.
+
+Python drops an exception raised inside a finalizer or ``__del__`` (it prints
+"Exception ignored"), and a signal's handler runs wherever the main thread is, so the
+handler also records the signal: long loops call ``raise_if_terminated`` once per
+iteration, which raises ``Terminated`` again if it was lost that way.
 """
 
 from __future__ import annotations
@@ -19,9 +24,19 @@ class Terminated(KeyboardInterrupt):
     """The process received SIGTERM (raised in the main thread by ``raise_on_sigterm``)."""
 
 
+_received: list[int] = []  # signals whose Terminated was raised
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
-    """Signal handler: raises ``Terminated``."""
+    """Signal handler: records the signal and raises ``Terminated``."""
+    _received.append(signum)
     raise Terminated(signal.Signals(signum).name)
+
+
+def raise_if_terminated() -> None:
+    """Raises ``Terminated`` if SIGTERM arrived (again, if its exception was lost)."""
+    if _received:
+        raise Terminated(signal.Signals(_received[-1]).name)
 
 
 def raise_on_sigterm() -> None:

@@ -26,6 +26,7 @@ from harlow.config_changes import Change, check_resume_changes
 from harlow.config_validation import validate_config
 from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor
+from harlow.signals import raise_if_terminated
 from harlow.tasks import build_agent, get_task
 from harlow.workdirs import checked_workdir, workdir_lock
 
@@ -169,6 +170,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool
     run_time = _Window(start_steps)
     try:
         while int(state.env_steps.numpy()) < total:
+            raise_if_terminated()
             learner.entropy_coef.assign(entropy_coef_at(config, int(state.env_steps.numpy())))
             segment = actor.collect(config.train.unroll_length)
             learn_start = time.perf_counter()

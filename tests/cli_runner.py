@@ -38,9 +38,12 @@ def run_module(
     )
 
 
-def start_module(log: Path, module: str, *args: str) -> subprocess.Popen:
-    """Starts ``python -m module args...`` in the background, its output going to ``log``."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def start_module(
+    log: Path, module: str, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Starts ``python -m module args...`` in the background (with ``extra_env`` added to
+    the environment), its output going to ``log``."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(extra_env or {})}
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", module, *args],

@@ -3,10 +3,13 @@
 import csv
 import importlib.util
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
-from cli_runner import REPO, run_module
+from cli_runner import REPO, run_module, start_module, wait_for_text
 
 FAKE_DEEPMIND_LAB = REPO / "tests" / "fake_deepmind_lab"
 
@@ -224,3 +227,72 @@ def test_simulator_run_evaluates_on_the_dmlab_backend(trained, tmp_path):
     assert report["backend"] == "dmlab" and "images (dmlab):" in result.stdout
     assert report["config_overrides"] == {"config.env.backend": "dmlab"}
     assert json.loads((trained / "config.json").read_text())["env"]["backend"] == "simulator"
+
+
+def _start_dmlab_training(tmp_path: Path, num_workers: int) -> tuple:
+    """A long training run on the fake DeepMind Lab, its TMPDIR in tmp_path/tmp."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    log = tmp_path / "train.log"
+    process = start_module(
+        log,
+        "harlow.train",
+        "--config=configs/harlow.py",
+        f"--workdir={tmp_path / 'run'}",
+        "--noprogress",
+        "--config.env.backend=dmlab",
+        f"--config.env.num_workers={num_workers}",
+        *TINY,
+        "--config.train.total_env_steps=10000000",
+        "--config.train.log_every_updates=1",
+        extra_env={**_fake_deepmind_lab_env(tmp_path / "labs"), "TMPDIR": str(temporary)},
+    )
+    wait_for_text(log, "env steps", process)  # the training loop runs
+    return process, log, temporary
+
+
+def _lab_processes(log_dir: Path) -> set[int]:
+    return {int(path.read_text().split()[0].removeprefix("pid=")) for path in log_dir.iterdir()}
+
+
+def _wait_until_gone(pids: set[int], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"processes {pids} still run"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_sigterm_on_the_dmlab_backend_leaves_no_temporary_folder(tmp_path, num_workers):
+    process, log, temporary = _start_dmlab_training(tmp_path, num_workers)
+    assert list(temporary.glob("harlow_dmlab_*"))  # the dataset copies, while it runs
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(120) == 143, log.read_text()[-3000:]
+    _wait_until_gone(_lab_processes(tmp_path / "labs"))
+    assert list(temporary.iterdir()) == []
+    assert "Traceback" not in log.read_text()
+
+
+def test_killed_trainer_leaves_quiet_workers_and_a_folder_the_next_run_removes(tmp_path):
+    """SIGKILL (or a crash) runs no clean-up in the trainer: its Lab workers see their
+    socket close and exit without a traceback, and the next adapter started on the
+    machine removes the dataset copy the trainer left."""
+    from harlow.psychlab.dmlab import remove_stale_temporary_folders
+
+    process, log, temporary = _start_dmlab_training(tmp_path, num_workers=0)
+    process.kill()
+    process.wait(60)
+    _wait_until_gone(_lab_processes(tmp_path / "labs"))
+    left = list(temporary.glob("harlow_dmlab_*"))
+    assert [folder.name.split("_")[2] for folder in left] == [str(process.pid)]
+    assert remove_stale_temporary_folders(temporary) == left
+    text = log.read_text()
+    assert "Traceback" not in text and "BrokenPipeError" not in text

@@ -111,3 +111,18 @@ def test_sigterm_stops_a_sweep_and_its_children(tmp_path):
         run = workdir / f"seed_{seed}"
         assert "terminated (SIGTERM): checkpoint saved" in (run / "train.log").read_text()
         assert all_checkpoints(run)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_sigterm_lost_in_a_finalizer_is_raised_again(monkeypatch):
+    """Python ignores exceptions raised inside finalizers: the loops ask again."""
+    monkeypatch.setattr(signals, "_received", [])
+    signals.raise_if_terminated()  # nothing received: nothing raised
+
+    class Finalized:
+        def __del__(self):
+            signals._raise_terminated(signal.SIGTERM, None)  # as if SIGTERM came here
+
+    Finalized()  # "Exception ignored in ... __del__": the Terminated is lost
+    with pytest.raises(signals.Terminated):
+        signals.raise_if_terminated()
