@@ -2,6 +2,8 @@
 
 import csv
 import io
+import os
+import signal
 from pathlib import Path
 
 import ml_collections
@@ -17,6 +19,7 @@ from harlow.datasets import DatasetError
 from harlow.harlow_task import analysis
 from harlow.harlow_task.env import ParallelTrialEnv, make_env
 from harlow.harlow_task.evaluation import collect_trials, evaluate, format_summary, plot_seeds
+from harlow.psychlab.dmlab_workers import DmlabWorkerError
 from harlow.tasks import build_agent
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -66,6 +69,19 @@ def test_worker_processes_match_the_in_process_contract():
         assert (info["left_id"] > 0).all() and (info["timeouts"] == 0).all()
         with pytest.raises(ValueError, match="choices"):
             env.step(np.array([0, 1]))
+    finally:
+        env.close()
+
+
+def test_a_dead_worker_is_named_with_the_environments_it_held():
+    config = tiny_config()
+    config.env.num_workers = 2
+    env = make_env(config, 5, seed=1)  # 2 and 3 environments
+    try:
+        env.reset()
+        os.kill(env._pool.pids[1], signal.SIGKILL)
+        with pytest.raises(DmlabWorkerError, match=r"worker 1 \(pid \d+, environments 3\.\.4\)"):
+            env.step(np.zeros(5, int))
     finally:
         env.close()
 
