@@ -80,7 +80,7 @@ def test_a_dead_worker_is_named_with_the_environments_it_held():
     try:
         env.reset()
         os.kill(env._pool.pids[1], signal.SIGKILL)
-        with pytest.raises(DmlabWorkerError, match=r"worker 1 \(pid \d+, environments 3\.\.4\)"):
+        with pytest.raises(DmlabWorkerError, match=r"worker 1 \(pid \d+, environments 2\.\.4\)"):
             env.step(np.zeros(5, int))
     finally:
         env.close()
