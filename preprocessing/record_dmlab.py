@@ -521,12 +521,12 @@ def record(
     centre: tuple[float, float] | None = None,
 ) -> dict:
     """Plays and labels ``episodes`` episodes; writes ``out`` (.npz) and ``out``.json."""
-    from harlow.psychlab.dmlab import LEVEL_SCRIPT, HarlowLevelSettings, harlow_lab_config
+    from harlow.psychlab import dmlab
 
     if module is None:
-        import deepmind_lab as module
-    if "tensorflow" in sys.modules:
-        raise RuntimeError("DeepMind Lab's renderer crashes next to TensorFlow: record elsewhere")
+        module = dmlab.import_deepmind_lab()
+    if dmlab.tensorflow_loaded():
+        raise RuntimeError(f"{dmlab.TENSORFLOW_CRASH}: record in a process without it")
     if not (dataset / "0001.png").is_file():
         write_dataset(dataset, seed)
     count = len(sorted(dataset.glob("[0-9][0-9][0-9][0-9].png")))
@@ -539,26 +539,26 @@ def record(
     try:
         write_solid_dataset(root / "black", np.zeros((count, 3), np.uint8))
         write_solid_dataset(root / "coded", colours)
-        nocross = nocross_level_script(LEVEL_SCRIPT, root / "harlow_nocross.lua")
+        nocross = nocross_level_script(dmlab.LEVEL_SCRIPT, root / "harlow_nocross.lua")
         for minimal_ui in (False, True):
 
             def config(folder: Path, minimal_ui=minimal_ui) -> dict[str, str]:
-                return harlow_lab_config(
+                return dmlab.harlow_lab_config(
                     dataset_dir=folder,
                     num_images=count,
                     width=width,
                     height=height,
                     fps=60,
                     minimal_ui=minimal_ui,
-                    level=HarlowLevelSettings(),
+                    level=dmlab.HarlowLevelSettings(),
                 )
 
             labs = {}
             try:
                 for name, level, folder in (
-                    ("real", LEVEL_SCRIPT, dataset),
-                    ("black", LEVEL_SCRIPT, root / "black"),
-                    ("coded", LEVEL_SCRIPT, root / "coded"),
+                    ("real", dmlab.LEVEL_SCRIPT, dataset),
+                    ("black", dmlab.LEVEL_SCRIPT, root / "black"),
+                    ("coded", dmlab.LEVEL_SCRIPT, root / "coded"),
                     ("nocross", nocross, dataset),
                 ):
                     labs[name] = _Lab(

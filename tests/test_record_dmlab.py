@@ -4,7 +4,6 @@ the gaze controller), a recording against the fake engine, and one on the real e
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harlow.psychlab import dmlab
 from preprocessing import record_dmlab as rec
-
-FAKE_DIR = Path(__file__).resolve().parent / "fake_deepmind_lab"
 
 
 def test_coded_colours_are_distinct_saturated_and_not_red():
@@ -117,13 +115,11 @@ def test_generated_images_are_varied():
 
 
 @pytest.fixture
-def fake_module(monkeypatch):
-    monkeypatch.syspath_prepend(str(FAKE_DIR))
-    monkeypatch.delitem(sys.modules, "deepmind_lab", raising=False)
-    module = importlib.import_module("deepmind_lab")
-    assert module.IS_FAKE
-    yield module
-    sys.modules.pop("deepmind_lab", None)
+def fake_module(fake_deepmind_lab, monkeypatch):
+    """The fake engine, in a test process standing for one without TensorFlow (the fake
+    does not crash next to it; the real engine does, and the recorder refuses then)."""
+    monkeypatch.setattr(dmlab, "tensorflow_loaded", lambda: False)
+    return fake_deepmind_lab
 
 
 def test_recording_on_the_fake_engine(fake_module, tmp_path):
