@@ -50,19 +50,19 @@ import argparse
 import colorsys
 import json
 import math
-import os
 import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from harlow.psychlab.dmlab import temporary_directory_env
 
 ACTION_SIZE = 7
 DEGREES_PER_LOOK_UNIT = 0.1055
@@ -443,26 +443,13 @@ def frame_labels(id_map: np.ndarray, cross: np.ndarray, sides: dict[int, str]) -
 # ---------------------------------------------------------------- recording
 
 
-@contextmanager
-def _tmpdir_env(path: Path) -> Iterator[None]:
-    previous = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = previous
-
-
 class _Lab:
     """One deepmind_lab.Lab with a private TMPDIR."""
 
     def __init__(self, module, level: Path, config: dict[str, str], tmp: Path) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
-        with _tmpdir_env(tmp):
+        with temporary_directory_env(tmp):
             self.lab = module.Lab(
                 str(level), list(OBSERVATIONS), config=config, renderer="software"
             )
@@ -473,7 +460,7 @@ class _Lab:
             self.lab.step(np.zeros(ACTION_SIZE, np.intc))
 
     def reset(self, seed: int) -> tuple[np.ndarray, list]:
-        with _tmpdir_env(self.tmp):
+        with temporary_directory_env(self.tmp):
             self.lab.reset(seed=seed)
         return self.lab.observations()["DEBUG.POS.ROT"], self.lab.events()
 

@@ -265,7 +265,7 @@ def _write_numbered_dataset(images: np.ndarray, target: Path) -> None:
 
 
 @contextmanager
-def _temporary_directory_env(path: Path) -> Iterator[None]:
+def temporary_directory_env(path: Path) -> Iterator[None]:
     """Sets TMPDIR for the duration (the engine makes its temporary folders there)."""
     previous = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(path)
@@ -321,7 +321,7 @@ class HarlowLab:
         self._action_repeat = spec.action_repeat
         self._noop = np.zeros(ACTION_SIZE, dtype=np.intc)
         self._image_pair = (-1, -1)
-        with _temporary_directory_env(self._temporary_dir):
+        with temporary_directory_env(self._temporary_dir):
             self._lab = deepmind_lab.Lab(
                 str(LEVEL_SCRIPT), [OBSERVATION], config=dict(spec.config), renderer=spec.renderer
             )
@@ -333,7 +333,7 @@ class HarlowLab:
         """
         if seed is None:
             seed = int(self._rng.integers(0, MAX_SEED, endpoint=True))
-        with _temporary_directory_env(self._temporary_dir):
+        with temporary_directory_env(self._temporary_dir):
             self._lab.reset(seed=seed)
         self._image_pair = self._read_image_pair(self._lab.events())
         self._lab.step(self._noop)
