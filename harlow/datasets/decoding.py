@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from harlow.datasets.files import read_regular_file
 from harlow.datasets.storage import sha256_hex
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 MAX_PIXELS = 50_000_000
+MAX_FILE_BYTES = 256 * 2**20  # an uncompressed 50-megapixel image fits
 MIN_SIDE = 32
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
@@ -44,7 +46,7 @@ class DecodedImage:
 def read_rgb(path: Path) -> DecodedImage:
     """Reads ``path`` as upright 8-bit RGB; raises ``BadImageError`` with the reason if it can't."""
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, MAX_FILE_BYTES)
     except OSError as e:
         raise BadImageError(f"cannot be read ({e.strerror or e})") from e
     if not data:

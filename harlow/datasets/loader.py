@@ -20,8 +20,12 @@ import numpy as np
 from PIL import Image
 
 from harlow.datasets.errors import DatasetError
+from harlow.datasets.files import read_regular_file
 from harlow.datasets.manifest import IMAGE_SIZE, image_file_name, read_manifest
 from harlow.datasets.storage import encode_png, replace_folder, sha256_hex, staging_folder
+
+# A 256x256 RGB PNG, even of noise, is about 200 KB: anything far larger is not one.
+MAX_DATASET_PNG_BYTES = 16 * 2**20
 
 NUMBERED_PNG_COMPRESSION = 1
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -104,7 +108,7 @@ def load_dataset(path: str | os.PathLike) -> ImageDataset:
     for index, entry in enumerate(manifest.images):
         file = root / entry.file
         try:
-            data = file.read_bytes()
+            data = read_regular_file(file, MAX_DATASET_PNG_BYTES)
         except FileNotFoundError:
             problems.append(f"{file}: listed in the manifest but missing")
             continue
