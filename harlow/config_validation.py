@@ -14,11 +14,14 @@ _PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
 _POSITIVE = (lambda v: v > 0, "> 0")
 _NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
 _AT_LEAST_ONE = (lambda v: v >= 1, ">= 1")
+# Sizes past these are typos that would allocate gigabytes before failing.
+_UNITS = (lambda v: 1 <= v <= 8192, "in [1, 8192]")
+_ENVIRONMENTS = (lambda v: 1 <= v <= 4096, "in [1, 4096]")
 
 _COMMON_CHECKS: list[_Check] = [
-    ("agent.lstm_units", *_AT_LEAST_ONE),
-    ("train.num_envs", *_AT_LEAST_ONE),
-    ("train.unroll_length", *_AT_LEAST_ONE),
+    ("agent.lstm_units", *_UNITS),
+    ("train.num_envs", *_ENVIRONMENTS),
+    ("train.unroll_length", lambda v: 1 <= v <= 100_000, "in [1, 100000]"),
     ("train.total_env_steps", *_AT_LEAST_ONE),
     ("train.discount", *_PROBABILITY),
     ("train.gae_lambda", *_PROBABILITY),
@@ -32,7 +35,7 @@ _COMMON_CHECKS: list[_Check] = [
     ("train.checkpoint_every_seconds", *_POSITIVE),
     ("train.keep_checkpoints", *_AT_LEAST_ONE),
     ("eval.episodes", *_AT_LEAST_ONE),
-    ("eval.num_envs", *_AT_LEAST_ONE),
+    ("eval.num_envs", *_ENVIRONMENTS),
 ]
 
 _TASK_CHECKS: dict[str, list[_Check]] = {
@@ -63,10 +66,10 @@ _TASK_CHECKS: dict[str, list[_Check]] = {
         ("env.frame_size", lambda v: 32 <= v <= 512, "in [32, 512]"),
         ("env.spawn_yaw_range_deg", lambda v: 0 <= v <= 180, "in [0, 180]"),
         ("env.max_frames_per_trial", lambda v: v >= 20, ">= 20"),
-        ("env.num_workers", *_NON_NEGATIVE),
+        ("env.num_workers", lambda v: 0 <= v <= 64, "in [0, 64]"),
         ("env.split", lambda v: v in ("train", "heldout"), "'train' or 'heldout'"),
         ("agent.encoder", lambda v: v in ("none", "conv"), "'none' or 'conv'"),
-        ("agent.torso_units", *_NON_NEGATIVE),
+        ("agent.torso_units", lambda v: 0 <= v <= 8192, "in [0, 8192]"),
         ("eval.split", lambda v: v in ("train", "heldout"), "'train' or 'heldout'"),
         ("eval.stages", *_NON_NEGATIVE),
         ("eval.stage_episodes", *_AT_LEAST_ONE),

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from absl import flags
 
+MAX_SEEDS = 10_000  # a sweep or evaluation of more is a typo
+
 
 def parse_seeds(text: str) -> list[int]:
     """Seeds selected by ``text``: '8' -> 0..7, '2-4' -> 2,3,4, '1,5' -> 1,5.
@@ -22,11 +24,14 @@ def parse_seeds(text: str) -> list[int]:
             seeds = [int(s) for s in text.split(",")]
         elif "-" in text:
             low, high = (int(s) for s in text.split("-"))
-            seeds = list(range(low, high + 1))
+            seeds = range(low, high + 1)
         else:
-            seeds = list(range(int(text)))
+            seeds = range(int(text))
     except ValueError as e:
         raise ValueError(f"--seeds={text!r} is not N, A-B or a comma list") from e
+    if len(seeds) > MAX_SEEDS:
+        raise ValueError(f"--seeds={text!r} selects {len(seeds):,} seeds, over {MAX_SEEDS:,}")
+    seeds = list(seeds)
     if not seeds or min(seeds) < 0:
         raise ValueError(f"--seeds={text!r} selects no valid (non-negative) seed")
     if len(set(seeds)) != len(seeds):

@@ -22,6 +22,11 @@ def test_parse_seeds(text, seeds):
     assert parse_seeds(text) == seeds
 
 
+def test_parse_seeds_refuses_absurd_ranges_before_building_them():
+    with pytest.raises(ValueError, match="selects 100,000,000,000 seeds, over 10,000"):
+        parse_seeds("0-99999999999")
+
+
 @pytest.mark.parametrize("text", ["", "a", "0", "3-1", "-2", "1,x"])
 def test_parse_seeds_rejects_nonsense(text):
     with pytest.raises(ValueError, match="--seeds"):

@@ -139,6 +139,8 @@ def test_generate_refuses_other_datasets_and_bad_split(tmp_path, capsys):
     assert "--heldout 1" in capsys.readouterr().err
     assert main(["generate-faces", "--out", str(tmp_path / "x"), "--seed", "-2"]) == 1
     assert "--seed must be >= 0, got -2" in capsys.readouterr().err
+    assert main(["generate-faces", "--out", str(tmp_path / "x"), "--count", "100000000"]) == 1
+    assert "--count 100,000,000 is over the 5,000 faces" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
     with pytest.raises(DatasetError, match="exists and is not a dataset folder"):
         (tmp_path / "notes").mkdir()

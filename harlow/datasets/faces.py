@@ -30,6 +30,7 @@ from harlow.datasets.storage import (
 )
 
 DATASET_NAME = "faces"
+MAX_FACES = 5_000  # about 1 GiB of images held in memory while writing
 GENERATOR_NAME = "harlow.datasets.faces"
 GENERATOR_VERSION = 1
 THUMBNAIL_SIZE = 24
@@ -101,6 +102,11 @@ def write_face_dataset(
     out_dir = Path(out)
     if seed < 0:
         raise DatasetError(f"--seed must be >= 0, got {seed}")
+    if count > MAX_FACES:
+        raise DatasetError(
+            f"--count {count:,} is over the {MAX_FACES:,} faces a dataset may hold "
+            f"(each takes 192 KiB while it is written)"
+        )
     if not MIN_IMAGES_PER_SPLIT <= heldout <= count - MIN_IMAGES_PER_SPLIT:
         raise DatasetError(
             f"--heldout {heldout} with --count {count}: each split needs at least "
