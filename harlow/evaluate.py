@@ -15,6 +15,9 @@ could not work. Writes ``report.json``, a per-trial CSV and plots to ``<workdir>
 
 from __future__ import annotations
 
+import harlow.quiet_startup  # noqa: F401 - first: Ctrl-C while importing gives one line
+
+# isort: split
 import json
 import sys
 from pathlib import Path
@@ -25,18 +28,22 @@ import tensorflow as tf
 from absl import app, flags
 
 from harlow.checkpointing import (
+    CHECKPOINT_DIR,
     CheckpointError,
     atomic_write_text,
     load_config,
+    newest_readable_checkpoint,
+    none_readable,
+    read_checkpoint,
     resolve_checkpoint,
 )
 from harlow.config_changes import INPUT_MEANING_FIELDS
 from harlow.config_overrides import apply_overrides, split_overrides
-from harlow.evaluation import evaluate_checkpoint, evaluate_stages
+from harlow.evaluation import evaluate_checkpoint, evaluate_stages, print_warning
 from harlow.psychlab.dmlab import DmlabUnavailableError
 from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
 from harlow.tasks import Task, get_task
-from harlow.workdirs import checked_workdir
+from harlow.workdirs import WorkdirError, checked_workdir, output_folders
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Training workdir(s); one per seed.")
 _CHECKPOINT = flags.DEFINE_string(
@@ -131,16 +138,33 @@ def checked_workdirs(values: list[str]) -> list[Path]:
 
 
 def _evaluate_workdir(workdir: Path, output_dir: Path) -> dict:
-    """Evaluates a workdir's checkpoint (and its stages); returns the summary."""
+    """Evaluates a workdir's checkpoint (and its stages); returns the summary.
+
+    Without ``--checkpoint``, the newest checkpoint that can be read: each newer one that
+    cannot gets a warning line and is listed in ``report.json`` (``skipped_checkpoints``).
+    The checkpoint is read into memory first, whatever training does meanwhile.
+    """
     config = evaluation_config(workdir)
-    checkpoint = resolve_checkpoint(workdir, _CHECKPOINT.value)
+    report: dict = {"config_overrides": overrides_used(config)}
+    if _CHECKPOINT.value:  # that one or an error, never another
+        checkpoint = read_checkpoint(resolve_checkpoint(workdir, _CHECKPOINT.value))
+    else:
+        checkpoint, unreadable = newest_readable_checkpoint(workdir)
+        if checkpoint is None:
+            raise CheckpointError(
+                none_readable(workdir, unreadable)
+                if unreadable
+                else f"no checkpoint in {workdir / CHECKPOINT_DIR}"
+            )
+        for error in unreadable:
+            print_warning(f"{error}; evaluating the newest readable one, {checkpoint.path}")
+        if unreadable:
+            report["skipped_checkpoints"] = {e.path: e.reason for e in unreadable}
     episodes = config.eval.episodes if _EPISODES.value is None else _EPISODES.value
-    print(f"== {workdir}: {checkpoint}, {episodes} episodes", flush=True)
+    print(f"== {workdir}: {checkpoint.path}, {episodes} episodes", flush=True)
     summary = evaluate_checkpoint(
-        config, checkpoint, episodes, _SEED.value, _GREEDY.value, output_dir
+        config, checkpoint, episodes, _SEED.value, _GREEDY.value, output_dir, report
     )
-    summary["config_overrides"] = overrides_used(config)
-    atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
     _write_eval_summaries(workdir, summary)
     print(get_task(config.task).format_summary(summary))
     if _STAGES.value and not _CHECKPOINT.value:
@@ -163,13 +187,22 @@ def main(argv: list[str]) -> None:
             raise ValueError(f"--episodes must be >= 1, got {_EPISODES.value}")
         workdirs = checked_workdirs(_WORKDIRS.value)
         single = len(workdirs) == 1 and _OUTPUT_DIR.value
-        summaries = [
-            _evaluate_workdir(w, Path(_OUTPUT_DIR.value) if single else w / "eval")
-            for w in workdirs
-        ]
-        if len(summaries) > 1:
-            _write_multi_seed(summaries, workdirs, get_task(load_config(workdirs[0]).task))
-    except (CheckpointError, ValueError, DmlabUnavailableError) as e:
+        output_dirs = [Path(_OUTPUT_DIR.value) if single else w / "eval" for w in workdirs]
+        # Every folder written to, checked (and created) before the first episode; those
+        # created are removed again if the evaluation fails before writing anything there.
+        # <workdir>/eval also takes the TensorBoard summaries.
+        folders = [(w / "eval", "an evaluation folder") for w in workdirs]
+        if _OUTPUT_DIR.value:
+            folders.insert(0, (Path(_OUTPUT_DIR.value), "--output_dir"))
+        elif len(workdirs) > 1:
+            folders.append((workdirs[0].parent / "eval", "the multi-seed report folder"))
+        with output_folders(folders):
+            summaries = [
+                _evaluate_workdir(w, out) for w, out in zip(workdirs, output_dirs, strict=True)
+            ]
+            if len(summaries) > 1:
+                _write_multi_seed(summaries, workdirs, get_task(load_config(workdirs[0]).task))
+    except (CheckpointError, ValueError, DmlabUnavailableError, WorkdirError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt as interrupt:

@@ -13,6 +13,9 @@ that has finished only re-saves its last checkpoint.
 
 from __future__ import annotations
 
+import harlow.quiet_startup  # noqa: F401 - first: Ctrl-C while importing gives one line
+
+# isort: split
 import os
 import re
 import shlex
@@ -43,7 +46,7 @@ from harlow.signals import (
     interrupt_signal,
     raise_on_sigterm,
 )
-from harlow.workdirs import checked_workdir
+from harlow.workdirs import WorkdirError, checked_workdir, writable_folder
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Path to an ml_collections config file.", lock_config=True
@@ -184,14 +187,17 @@ def evaluate_seeds(
         *eval_args,
     ]
     print(f"evaluating {len(seeds)} seed(s): {shlex.join(command)}", flush=True)
-    process = subprocess.Popen(command)
+    # A session of its own, as for the training runs: a Ctrl-C reaches the sweep only,
+    # which forwards exactly one signal (two could interrupt its exit, with a traceback).
+    process = subprocess.Popen(command, start_new_session=True)
     try:
         code = process.wait()
     except KeyboardInterrupt as interrupt:
-        # A Ctrl-C reached it too (same process group); a SIGTERM only reached the sweep.
         process.send_signal(interrupt_signal(interrupt))
-        process.wait()
-        raise
+        code = process.wait()
+        if code != interrupt_exit_code(interrupt):
+            raise
+        return code  # it stopped and said so in one line: nothing to add
     if code == 0:
         if len(seeds) > 1:
             print(
@@ -224,7 +230,6 @@ def main(argv: list[str]) -> None:
     """Entry point: check the config, train the seeds, report failures, evaluate."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    raise_on_sigterm()  # kill, timeout and schedulers: stop the children as on Ctrl-C
     config_flag = flags.FLAGS[_CONFIG.name]
     if "seed" in config_flags.get_override_values(config_flag):
         fail("--config.seed cannot be set in a sweep: choose the seeds with --seeds")
@@ -233,11 +238,18 @@ def main(argv: list[str]) -> None:
         seeds = parse_seeds(_SEEDS.value)
         eval_args = checked_eval_args(_EVAL_ARGS.value)
         validate_config(_CONFIG.value)
-    except (ValueError, OSError) as e:
+        # Before any training: a sweep over a file, a read-only or full disk fails here.
+        writable_folder(workdir)
+        for seed in seeds:
+            writable_folder(seed_workdir(workdir, seed), "a seed's workdir")
+    except (ValueError, OSError, WorkdirError) as e:
         fail(e)
     parallel = min(_PARALLEL.value or os.cpu_count() or 1, len(seeds))
     argv_overrides = flags.FLAGS.read_flags_from_files(sys.argv[1:], force_gnu=False)
     base_args = [config_flag.serialize(), *config_override_args(argv_overrides, flags.FLAGS)]
+    # Until here a Ctrl-C exits at once in one line (harlow.quiet_startup); from here on
+    # kill, timeout and schedulers stop the children as a Ctrl-C does.
+    raise_on_sigterm()
     print(f"training seeds {seeds} in {workdir}, {parallel} at a time; logs:")
     for seed in seeds:
         print(f"  seed {seed}: {seed_workdir(workdir, seed) / LOG_FILE}")

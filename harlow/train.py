@@ -6,10 +6,15 @@
 Running the same command again resumes from the latest checkpoint in --workdir (with
 changed schedule fields applied, other changes refused: see harlow.config_changes).
 SIGTERM, like Ctrl-C, saves a checkpoint before exiting; one process trains per workdir.
+A workdir that cannot be written is refused before training starts, and a disk that fills
+up stops training with one line naming the checkpoint folder, the last checkpoint kept.
 """
 
 from __future__ import annotations
 
+import harlow.quiet_startup  # noqa: F401 - first: Ctrl-C while importing gives one line
+
+# isort: split
 import logging as python_logging
 import sys
 
@@ -58,10 +63,12 @@ def main(argv: list[str]) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt as interrupt:
-        print(
-            f"\n{describe_interrupt(interrupt)}: checkpoint saved; run the same command to resume",
-            file=sys.stderr,
+        outcome = (
+            "checkpoint saved; run the same command to resume"
+            if getattr(interrupt, "saved_checkpoint", None)
+            else "stopped while starting, before training; no checkpoint was saved"
         )
+        print(f"\n{describe_interrupt(interrupt)}: {outcome}", file=sys.stderr)
         sys.exit(interrupt_exit_code(interrupt))
     reward = result.recent_reward_per_trial
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from harlow.checkpointing import (
     CONFIG_FILE,
     TrainingState,
     load_config,
+    remove_interrupted_saves,
     save_config,
 )
 from harlow.config_changes import Change, check_resume_changes
@@ -28,7 +30,7 @@ from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor
 from harlow.signals import raise_if_terminated
 from harlow.tasks import build_agent, get_task
-from harlow.workdirs import checked_workdir, workdir_lock
+from harlow.workdirs import WorkdirError, checked_workdir, os_reason, workdir_lock
 
 
 class NonFiniteLossError(RuntimeError):
@@ -112,8 +114,10 @@ def train(
     """Trains (or resumes training of) the agent described by ``config`` in ``workdir``.
 
     Holds the workdir's lock throughout (``WorkdirError`` if another process trains
-    there). A resume applies changed schedule fields and refuses other changes with a
-    ``ValueError`` naming them (see ``harlow.config_changes``).
+    there, if the workdir cannot be written, or if saving the config or a checkpoint
+    fails, e.g. on a full disk: the last checkpoint is kept whole). A resume applies
+    changed schedule fields and refuses other changes with a ``ValueError`` naming them
+    (see ``harlow.config_changes``).
     """
     validate_config(config)
     workdir = checked_workdir(workdir)
@@ -148,7 +152,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool
             logging.warning("Resuming with a changed %s", change)
     # The checkpoint restored the optimizer's learning rate: the config's applies.
     learner.optimizer.learning_rate = config.train.learning_rate
-    save_config(config, workdir)
+    _save_config(config, workdir)
     actor = Actor(env, agent, actor_rng)
     writer = tf.summary.create_file_writer(str(workdir / "train"))
     total = config.train.total_env_steps
@@ -199,15 +203,19 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool
                 recent_reward = logged if logged is not None else recent_reward
                 window = _Window(int(state.env_steps.numpy()))
             if time.perf_counter() - last_save_time >= config.train.checkpoint_every_seconds:
-                last_checkpoint = state.save()
+                last_checkpoint = _save_checkpoint(state, workdir, last_checkpoint)
                 last_save_time = time.perf_counter()
-    except KeyboardInterrupt:
-        last_checkpoint = state.save()
+    except KeyboardInterrupt as interrupt:
         progress.close()
+        last_checkpoint = _save_checkpoint(state, workdir, last_checkpoint)
         logging.warning("Interrupted: saved %s", last_checkpoint)
+        interrupt.saved_checkpoint = last_checkpoint  # harlow.train: "checkpoint saved"
+        raise
+    except WorkdirError:
+        progress.close()  # the error goes below the bar
         raise
     progress.close()
-    last_checkpoint = state.save()
+    last_checkpoint = _save_checkpoint(state, workdir, last_checkpoint)
     writer.flush()
     if recent_reward is None:  # no logging window with episodes: the episodes since
         recent_reward = _reward_per_trial(window, task.steps_per_trial)
@@ -223,6 +231,37 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool
         time_fractions={k: v / total_seconds for k, v in run_time.seconds.items()},
         frames_per_second=run_time.frames / max(elapsed, 1e-9),
     )
+
+
+def _save_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    """``save_config``; raises ``WorkdirError`` naming the file where it cannot be written
+    (a full disk): the previous ``config.json``, if any, is kept whole."""
+    try:
+        save_config(config, workdir)
+    except OSError as e:
+        raise WorkdirError(f"cannot save the config {workdir / CONFIG_FILE}: {os_reason(e)}") from e
+
+
+def _save_checkpoint(state: TrainingState, workdir: Path, last_checkpoint: str | None) -> str:
+    """``state.save()``; returns the checkpoint's path.
+
+    A save that fails (a full disk: TensorFlow raises an ``OpError``) raises
+    ``WorkdirError`` naming the checkpoint folder and the reason, after removing what the
+    save left; the checkpoint state file still names the previous checkpoint, whole.
+    """
+    try:
+        return state.save()
+    except (OSError, tf.errors.OpError) as e:
+        with contextlib.suppress(Exception):  # best effort: the next start removes them too
+            remove_interrupted_saves(workdir)
+        kept = (
+            f"the last checkpoint {last_checkpoint} is kept"
+            if last_checkpoint
+            else "no checkpoint was saved"
+        )
+        raise WorkdirError(
+            f"cannot save a checkpoint in {workdir / CHECKPOINT_DIR}: {os_reason(e)}; {kept}"
+        ) from e
 
 
 def _reward_per_trial(window: _Window, steps_per_trial: int) -> float | None:

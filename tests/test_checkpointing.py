@@ -13,6 +13,7 @@ from harlow.checkpointing import (
     TrainingState,
     all_checkpoints,
     load_config,
+    remove_interrupted_saves,
     resolve_checkpoint,
     restore_agent,
     save_config,
@@ -79,7 +80,7 @@ def test_missing_and_corrupt_checkpoints(tmp_path):
     data = next(Path(tmp_path, "checkpoints").glob("*.data-*"))
     data.write_bytes(b"garbage")
     Path(path + ".index").write_bytes(b"not an index")
-    with pytest.raises(CheckpointError, match="missing or corrupt"):
+    with pytest.raises(CheckpointError, match=r"cannot be read: its index file .* is corrupt"):
         restore_agent(ActorCritic(3, 2, 8), path)
 
 
@@ -92,3 +93,16 @@ def test_config_round_trip_and_errors(tmp_path, tiny_two_step_config):
         load_config(tmp_path)
     with pytest.raises(CheckpointError, match="not found"):
         load_config(tmp_path / "nowhere")
+
+
+def test_a_checkpoint_named_only_as_the_latest_is_not_taken_for_a_leftover(tmp_path):
+    """A hand-written state file may list the latest checkpoint only as
+    ``model_checkpoint_path``: its files are recorded, not leftovers of a killed save."""
+    directory = tmp_path / "checkpoints"
+    directory.mkdir()
+    (directory / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
+    (directory / "ckpt-5.index").write_bytes(b"garbage")
+    (directory / "ckpt-4.index").write_bytes(b"never recorded")
+    removed = remove_interrupted_saves(tmp_path)
+    assert [p.name for p in removed] == ["ckpt-4.index"]
+    assert (directory / "ckpt-5.index").read_bytes() == b"garbage"

@@ -67,3 +67,14 @@ def test_validate_names_a_fifo_in_place_of_a_dataset_image(tmp_path):
     run = _cli("validate", str(dataset))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "0003.png: cannot be read (not a regular file: a FIFO (named pipe))" in run.stderr
+
+
+def test_validate_names_a_fifo_in_place_of_the_manifest(tmp_path):
+    dataset = tmp_path / "faces"
+    shutil.copytree(default_dataset_path(), dataset)
+    (dataset / "manifest.json").unlink()
+    os.mkfifo(dataset / "manifest.json")
+    run = _cli("validate", str(dataset))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert f"{dataset / 'manifest.json'}: not a regular file: a FIFO (named pipe)" in run.stderr
+    assert "missing" not in run.stderr

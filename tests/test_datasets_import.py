@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -267,6 +269,37 @@ def test_cli_reports_bad_input_on_stderr_with_exit_1_and_no_traceback(tmp_path):
         "  broken.png: not a readable image (Pillow recognises no image format in it)"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_import_says_so_in_one_line_and_leaves_nothing(tmp_path, signum):
+    src = _good_folder(tmp_path / "src", 120)  # a couple of seconds to import
+    out = tmp_path / "datasets" / "mine"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harlow.datasets", "import", "--src", str(src), "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out.parent.glob(".mine.*.partial")):  # the import is writing
+            assert process.poll() is None, "the import ended before the signal"
+            assert time.monotonic() < deadline, "no staging folder within 60 s"
+            time.sleep(0.01)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 128 + signum, stderr
+    what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+    assert "Traceback" not in stderr and stdout == ""
+    assert stderr.replace("\r", "\n").splitlines()[-1] == (
+        f"{what}: import stopped; nothing was written"
+    )
+    assert not out.parent.exists()  # nor the staging folder, nor the parent it made
 
 
 @pytest.mark.parametrize(

@@ -165,6 +165,31 @@ def test_non_contiguous_and_duplicate_ids(dataset_dir):
     assert "ids listed more than once: 1" in _load_problems(dataset_dir)
 
 
+def test_duplicate_images_are_refused_naming_both_files(dataset_dir, capsys):
+    """What the importer refuses, validation refuses too: the same file twice, and the
+    same pixels in two differently encoded files."""
+    first = (dataset_dir / "0001.png").read_bytes()
+    (dataset_dir / "0003.png").write_bytes(first)
+    manifest = _manifest(dataset_dir)
+    manifest["images"][2]["sha256"] = sha256_hex(first)
+    _save_manifest(dataset_dir, manifest)
+    buffer = io.BytesIO()  # the pixels of 0002.png, encoded otherwise
+    Image.open(dataset_dir / "0002.png").save(buffer, format="PNG", compress_level=0)
+    (dataset_dir / "0006.png").write_bytes(buffer.getvalue())
+    manifest["images"][5]["sha256"] = sha256_hex(buffer.getvalue())
+    _save_manifest(dataset_dir, manifest)
+    report = _load_problems(dataset_dir)
+    assert "2 problems" in report
+    assert (
+        f"{dataset_dir / '0003.png'}: duplicate of {dataset_dir / '0001.png'} (identical file)"
+    ) in report
+    assert (
+        f"{dataset_dir / '0006.png'}: duplicate of {dataset_dir / '0002.png'} (same decoded pixels)"
+    ) in report
+    assert main(["validate", str(dataset_dir)]) == 1
+    assert "0003.png: duplicate of" in capsys.readouterr().err
+
+
 def test_too_few_images_in_a_split(dataset_dir):
     manifest = _manifest(dataset_dir)
     manifest["images"][4]["split"] = "train"

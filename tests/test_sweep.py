@@ -173,7 +173,8 @@ def test_sweep_reports_a_failed_seed_then_resumes_and_evaluates(tmp_path):
     result = _sweep(workdir, *args)
     assert result.returncode == 1
     assert "seeds [1] failed" in result.stderr
-    assert "ckpt-5 is missing or corrupt" in result.stderr  # the tail of seed 1's log
+    assert "none of the checkpoints" in result.stderr  # the tail of seed 1's log
+    assert "ckpt-5: its index file" in result.stderr  # is corrupt: not deleted as a leftover
     assert "seed 0 done" in result.stdout
     assert (workdir / "seed_0" / "checkpoints" / "checkpoint").exists()
     assert not (workdir / "eval").exists()

@@ -7,6 +7,9 @@ through ``load_dataset``, which checks the whole folder first. The command line
 tool is ``python -m harlow.datasets {generate-faces,import,validate}``.
 """
 
+import harlow.quiet_startup  # noqa: F401 - first: Ctrl-C while the tool starts gives one line
+
+# isort: split
 from harlow.datasets.errors import DatasetError
 from harlow.datasets.loader import (
     ImageDataset,

@@ -7,7 +7,10 @@
         [--overwrite] [--name NAME]
     python -m harlow.datasets validate DIR
 
-Bad input ends with exit code 1 and a report on stderr, one line per problem.
+Bad input ends with exit code 1 and a report on stderr, one line per problem. Ctrl-C
+(or SIGTERM) stops a command with one line and status 130 (143), leaving nothing
+half-written: an import or generation is assembled in a hidden staging folder beside
+its destination, removed on the way out.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from harlow.datasets.errors import DatasetError
 from harlow.datasets.faces import write_face_dataset
 from harlow.datasets.importer import CROP_MODES, import_dataset
 from harlow.datasets.loader import default_dataset_path, load_dataset
+from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,11 +96,18 @@ def _validate(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the command line tool; returns the exit code (0 ok, 1 bad input)."""
+    """Runs the command line tool; returns the exit code (0 ok, 1 bad input, 130 or 143
+    interrupted by Ctrl-C or SIGTERM)."""
     args = _parser().parse_args(argv)
     commands = {"generate-faces": _generate_faces, "import": _import, "validate": _validate}
     try:
         commands[args.command](args)
+    except KeyboardInterrupt as interrupt:  # the staging folder is already removed
+        print(
+            f"\n{describe_interrupt(interrupt)}: {args.command} stopped; nothing was written",
+            file=sys.stderr,
+        )
+        return interrupt_exit_code(interrupt)
     except DatasetError as e:
         print(f"error: {e.summary}", file=sys.stderr)
         for line in e.problems:
@@ -109,4 +120,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    raise_on_sigterm()  # kill, timeout: clean up as on Ctrl-C (harlow.quiet_startup until here)
     sys.exit(main())

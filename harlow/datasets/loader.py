@@ -96,7 +96,8 @@ def load_dataset(path: str | os.PathLike) -> ImageDataset:
 
     Checks: ``manifest.json`` present and well-formed, ids 1..N without gaps, every
     listed file present with the listed SHA-256, every image an 8-bit RGB PNG of
-    exactly 256x256, splits "train" and "heldout" with at least 2 images each.
+    exactly 256x256 and no two alike (as files or as pixels), splits "train" and
+    "heldout" with at least 2 images each.
     Raises ``DatasetError`` naming each file at fault and what is wrong.
     """
     root = Path(path)
@@ -105,6 +106,8 @@ def load_dataset(path: str | os.PathLike) -> ImageDataset:
     manifest = read_manifest(root)
     images = np.empty((len(manifest.images), IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
     problems = []
+    first_by_file_hash: dict[str, Path] = {}
+    first_by_pixels: dict[str, Path] = {}
     for index, entry in enumerate(manifest.images):
         file = root / entry.file
         try:
@@ -126,6 +129,17 @@ def load_dataset(path: str | os.PathLike) -> ImageDataset:
             images[index] = _decode_dataset_png(data)
         except ValueError as e:
             problems.append(f"{file}: {e}")
+            continue
+        # As the importer refuses them: two ids of one image would make a trial unwinnable.
+        pixels_hash = sha256_hex(images[index].tobytes())
+        if digest in first_by_file_hash:
+            problems.append(f"{file}: duplicate of {first_by_file_hash[digest]} (identical file)")
+        elif pixels_hash in first_by_pixels:
+            problems.append(
+                f"{file}: duplicate of {first_by_pixels[pixels_hash]} (same decoded pixels)"
+            )
+        first_by_file_hash.setdefault(digest, file)
+        first_by_pixels.setdefault(pixels_hash, file)
     if problems:
         raise DatasetError(f"{root}: not a valid dataset ({len(problems)} problems)", problems)
     splits = np.array([entry.split for entry in manifest.images])

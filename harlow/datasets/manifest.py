@@ -31,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from harlow.datasets.errors import DatasetError
+from harlow.datasets.files import UnsafeFileError, read_regular_file
 
 MANIFEST_FILE = "manifest.json"
+# A record is about 200 bytes (an importer's about 400): 64 MB is far beyond any dataset.
+MAX_MANIFEST_BYTES = 64 * 2**20
 FORMAT = "harlow-image-dataset"
 FORMAT_VERSION = 1
 IMAGE_SIZE = 256
@@ -86,11 +89,18 @@ def read_manifest(folder: Path) -> Manifest:
     """
     path = folder / MANIFEST_FILE
     summary = f"{folder}: not a valid dataset"
-    if not path.is_file():
-        raise DatasetError(summary, [f"{path}: missing (a dataset folder has a {MANIFEST_FILE})"])
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = read_regular_file(path, MAX_MANIFEST_BYTES)
+    except FileNotFoundError as e:
+        missing = f"{path}: missing (a dataset folder has a {MANIFEST_FILE})"
+        raise DatasetError(summary, [missing]) from e
+    except UnsafeFileError as e:  # a FIFO, a device, a folder, a huge file
+        raise DatasetError(summary, [f"{path}: {e.strerror}"]) from e
+    except OSError as e:
+        raise DatasetError(summary, [f"{path}: cannot be read ({e.strerror})"]) from e
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(summary, [f"{path}: not readable JSON ({e})"]) from e
     problems = _header_problems(raw)
     if problems:

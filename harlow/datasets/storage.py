@@ -87,8 +87,8 @@ def staging_folder(out: Path) -> Iterator[Path]:
     created = [p for p in reversed(out.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
-    staging.chmod(0o755)  # mkdtemp makes it private; the dataset is for everyone to read
     try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the dataset is for everyone to read
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -78,7 +77,11 @@ def evaluate(
     greedy: bool,
     output_dir: str | os.PathLike,
 ) -> dict:
-    """Evaluates on ``config.eval.split``; writes ``trials.csv`` and ``accuracy_by_trial.png``."""
+    """Evaluates on ``config.eval.split``; writes ``trials.csv`` and ``accuracy_by_trial.png``.
+
+    Returns the summary; ``harlow.evaluation.evaluate_checkpoint`` writes it, completed,
+    as ``report.json``.
+    """
     split = config.eval.split
     table = collect_trials(agent, config, episodes, seed, greedy, split)
     summary = {
@@ -90,7 +93,6 @@ def evaluate(
     summary |= analysis.summarize(table)
     output_dir = Path(output_dir)
     atomic_write_text(output_dir / "trials.csv", table.to_csv())
-    atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
     title = f"Harlow, {split} images, {episodes} episodes"
     plots.plot_accuracy_by_trial(summary, output_dir / "accuracy_by_trial.png", title)
     return summary

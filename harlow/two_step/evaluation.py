@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,12 +101,12 @@ def evaluate(
     greedy: bool,
     output_dir: str | os.PathLike,
 ) -> dict:
-    """Evaluates, writes ``report.json``, ``trials.csv`` and ``stay_probability.png``."""
+    """Evaluates, writes ``trials.csv`` and ``stay_probability.png``; returns the summary
+    (``harlow.evaluation.evaluate_checkpoint`` writes it, completed, as ``report.json``)."""
     records = collect_trials(agent, config, episodes, seed, greedy)
     summary = analysis.summarize(records.actions, records.common, records.rewarded)
     output_dir = Path(output_dir)
     atomic_write_text(output_dir / "trials.csv", records.to_csv())
-    atomic_write_text(output_dir / "report.json", json.dumps(summary, indent=2) + "\n")
     plots.plot_stay_probabilities(
         [summary["stay_probabilities"]], output_dir / "stay_probability.png"
     )
