@@ -83,6 +83,7 @@ _OPTIONAL_TASK_CHECKS: dict[str, list[_Check]] = {
         ("agent.conv_pairwise_differences", lambda v: isinstance(v, bool), "true or false"),
         ("agent.conv_layer_norm", lambda v: isinstance(v, bool), "true or false"),
         ("env.dmlab_episodes_per_reset", lambda v: v >= 1, ">= 1"),
+        ("env.room_jitter", lambda v: 0 <= v <= 0.9, "in [0, 0.9]"),
     ],
 }
 
