@@ -35,6 +35,10 @@ def get_config() -> ml_collections.ConfigDict:
     # episodes start in place, with the view where it was instead of a new spawn angle
     # (the saccade controller plays those frames: the agent's trials are the same).
     config.env.dmlab_episodes_per_reset = 10
+    # Simulator only: each episode's room (walls, bezel) in random grey levels, gain 1 +- this
+    # and gamma exp(+-this); 0 draws the measured ones. Whole-frame agents need it to work on
+    # DeepMind Lab's frames (configs/harlow_pixels.py).
+    config.env.room_jitter = 0.0
     config.env.split = "train"  # images the agent trains on
 
     config.agent = ml_collections.ConfigDict()

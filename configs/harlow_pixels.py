@@ -21,6 +21,10 @@ def get_config() -> ml_collections.ConfigDict:
     config = load_config_file(Path(__file__).with_name("harlow.py"))
     config.env.observation = "pixels"
     config.env.pixels_size = 84
+    # The simulator's room is not DeepMind Lab's: vary its grey levels so that the agent
+    # learns from the screen's contents only (0.0 gave 93.9 % on the simulator, 71.7 % on
+    # DeepMind Lab).
+    config.env.room_jitter = 0.4
     config.agent.encoder = "conv"
     config.agent.conv_filters = (16, 32)
     config.agent.conv_kernel_sizes = (8, 4)  # 84 -> 20 -> 9 pixels
@@ -29,4 +33,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.agent.lstm_units = 64
     config.train.total_env_steps = 600_000  # trials: 100,000 episodes (learning starts late)
     config.train.learning_rate = 3e-3
+    # An entropy floor: without it 3 of 5 seeds stalled at 93-94 % choosing the same side
+    # after a loss (with it, 2 of those 3 learned: docs/benchmarks.md).
+    config.train.entropy_coef_final = 0.03
     return config

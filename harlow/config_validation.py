@@ -8,6 +8,8 @@ from typing import Any
 
 import ml_collections
 
+from harlow.psychlab.simulator import MAX_ROOM_JITTER
+
 _Check = tuple[str, Callable[[Any], bool], str]
 
 _PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
@@ -83,6 +85,11 @@ _OPTIONAL_TASK_CHECKS: dict[str, list[_Check]] = {
         ("agent.conv_pairwise_differences", lambda v: isinstance(v, bool), "true or false"),
         ("agent.conv_layer_norm", lambda v: isinstance(v, bool), "true or false"),
         ("env.dmlab_episodes_per_reset", lambda v: v >= 1, ">= 1"),
+        (
+            "env.room_jitter",
+            lambda v: 0 <= v <= MAX_ROOM_JITTER,
+            f"in [0, {MAX_ROOM_JITTER}]",
+        ),
     ],
 }
 

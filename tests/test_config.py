@@ -88,3 +88,15 @@ def test_the_shipped_configs_are_all_listed():
 @pytest.mark.parametrize("config_file", SHIPPED_CONFIGS, ids=lambda path: path.stem)
 def test_every_shipped_config_is_valid(config_file):
     validate_config(load_config_file(config_file))
+
+
+def test_room_jitter_is_checked_and_optional():
+    configs = Path(__file__).resolve().parent.parent / "configs"
+    config = load_config_file(configs / "harlow_pixels.py")
+    assert config.env.room_jitter > 0  # whole frames: the room must not matter
+    assert load_config_file(configs / "harlow.py").env.room_jitter == 0.0
+    config.env.room_jitter = 1.2
+    with pytest.raises(ValueError, match=r"config.env.room_jitter must be in \[0, 0.9\]"):
+        validate_config(config)
+    del config.env["room_jitter"]  # runs saved before the field existed
+    validate_config(config)

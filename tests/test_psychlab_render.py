@@ -166,3 +166,35 @@ def test_screen_face_is_black_around_the_cross():
     centre = frame[30:54, 30:54].astype(int)
     cross = render.label_map(0.0, -0.556, 0.0, 84, 84, SCREEN_FIXATION)[30:54, 30:54] > 0
     assert (centre[~cross].max(axis=-1) < 40).mean() > 0.9
+
+
+def test_room_tone_table_keeps_black_black_and_everything_else_not_black():
+    for gain, gamma in ((0.6, 1.5), (1.4, 0.67), (0.1, 3.0)):
+        table = render.room_tone_table(gain, gamma).astype(int)
+        np.testing.assert_array_equal(table[:3], [0, 1, 2])  # the vision pipeline's black
+        assert table[3:].min() >= 3
+        assert (np.diff(table) >= 0).all()  # monotonic: the room's shading keeps its order
+    np.testing.assert_array_equal(render.room_tone_table(1.0, 1.0), np.arange(256))
+    assert render.room_tone_table(0.6, 1.0)[200] == 120
+    with pytest.raises(ValueError, match="gain and gamma must be > 0"):
+        render.room_tone_table(0.0, 1.0)
+
+
+def test_room_tone_changes_the_room_not_the_screen_contents():
+    renderer = render.ScreenRenderer(2, 84, 84)
+    texture = np.full((204, 204, 3), 180, np.uint8)
+    for env in (0, 1):
+        renderer.set_images(env, texture, texture)
+    renderer.set_room_tone(1, 0.6, 1.3)
+    frames = np.zeros((2, 84, 84, 3), np.uint8)
+    zeros = np.zeros(2)
+    renderer.render(frames, zeros, zeros, zeros, np.full(2, SCREEN_IMAGES))
+    labels = render.label_map(0.0, 0.0, 0.0, 84, 84, SCREEN_IMAGES)
+    images = np.isin(labels, (render.LABEL_LEFT_IMAGE, render.LABEL_RIGHT_IMAGE))
+    plain, toned = frames.astype(int)
+    np.testing.assert_array_equal(plain[images], toned[images])
+    np.testing.assert_array_equal(plain.max(-1) <= 2, toned.max(-1) <= 2)  # same black
+    assert (toned[~images] < plain[~images]).mean() > 0.5  # the room is darker
+    renderer.set_room_tone(1, 1.0, 1.0)  # back to the measured grey levels
+    renderer.render(frames, zeros, zeros, zeros, np.full(2, SCREEN_IMAGES))
+    np.testing.assert_array_equal(frames[0], frames[1])

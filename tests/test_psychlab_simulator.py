@@ -344,3 +344,23 @@ def test_trial_one_under_the_saccade_wrapper_takes_13_or_15_frames_later_trials_
     assert set(frames[0].tolist()) == {13, 15}
     assert 0.25 <= np.mean(frames[0] == 15) <= 0.75  # engine: 9/16 and 15/32
     assert (np.array(frames[1:]) == 13).all()
+
+
+def test_room_jitter_varies_the_rooms_only(images):
+    """Same seed with and without jitter: same episodes, same black, other room shades."""
+    plain = BatchedHarlowSimulator(8, images, [1, 2, 3], seed=5)
+    jittered = BatchedHarlowSimulator(8, images, [1, 2, 3], seed=5, room_jitter=0.4)
+    frames_plain, frames_jittered = plain.reset(), jittered.reset()
+    actions = np.zeros((8, 7), np.int32)
+    actions[:, 0] = 3
+    for _ in range(20):
+        a, reward_a, done_a, info_a = plain.step(actions)
+        b, reward_b, done_b, info_b = jittered.step(actions)
+        np.testing.assert_array_equal(reward_a, reward_b)
+        for key in ("left_id", "right_id", "correct_side", "screen_state", "yaw"):
+            np.testing.assert_array_equal(info_a[key], info_b[key])
+        np.testing.assert_array_equal(a.max(-1) <= 2, b.max(-1) <= 2)
+    per_env = np.abs(frames_plain.astype(int) - frames_jittered.astype(int)).mean(axis=(1, 2, 3))
+    assert (per_env > 1.0).sum() >= 6  # the rooms differ, environment by environment
+    with pytest.raises(ValueError, match="room_jitter must be in"):
+        BatchedHarlowSimulator(1, images, [1, 2], room_jitter=1.5)

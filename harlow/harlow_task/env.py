@@ -54,6 +54,7 @@ class TrialEnvSpec:
     spawn_yaw_range_deg: float
     max_frames_per_trial: int
     dmlab_episodes_per_reset: int = 1
+    room_jitter: float = 0.0
 
 
 def dataset_path(config: ml_collections.ConfigDict) -> Path:
@@ -85,6 +86,7 @@ def spec_from_config(
         max_frames_per_trial=env.max_frames_per_trial,
         # Runs saved before the field existed played the stock level: one per reset.
         dmlab_episodes_per_reset=env.get("dmlab_episodes_per_reset", 1),
+        room_jitter=env.get("room_jitter", 0.0),
     )
 
 
@@ -117,6 +119,7 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             height=size,
             seed=spec.seed,
             spawn_yaw_range_deg=spec.spawn_yaw_range_deg,
+            room_jitter=spec.room_jitter,
         )
     elif spec.backend == "dmlab":
         backend = DmlabHarlowEnv(

@@ -64,6 +64,29 @@ SPAWN_RING_GREY, SPAWN_RING_RIM_GREY = 32, 128
 BEZEL_CRACK_WIDTH_PX = 0.35
 _BEZEL_HALF = SCREEN_WIDTH_OVER_DISTANCE / 2
 _BEZEL_STRIP, _BEZEL_BAR = 0.13, 0.1  # dark strip above the face, bezel bar above it
+# Grey levels of the wall ahead, measured on DeepMind Lab frames (see ``_shade_front``).
+_FRONT_GREYS = {
+    "backdrop": 32,
+    "tiers": 57,
+    "tier_stripe": 190,
+    "pole": 110,
+    "top_bar": 121,
+    "bottom_bar": 30,
+    "face_edge": 53,
+    "stand": 35,
+}
+_TIER_STRIPE_ROWS = (-0.2, 0.08, 0.53)  # bright rails of the tiers beside the screen
+# The side bezel outward from the face: (from, to) beyond the face's edge, grey. Measured:
+# 53 then 22 next to the face; kept bright there (140, 110), as before this measurement,
+# because the darker bands blur more of the face's edge into black and made trial 1 take 15
+# frames in 23 of 32 episodes (engine: 15 of 32): the crack width was calibrated with these.
+_SIDE_BEZEL_BANDS = (
+    (0.0, 0.025, 140),
+    (0.025, 0.1, 110),
+    (0.1, 0.15, 121),
+    (0.15, 0.1625, 32),
+    (0.1625, 0.2375, 53),
+)
 MIN_FRAME_SIZE, MAX_FRAME_SIZE = 32, 512
 
 LABEL_NONE, LABEL_CROSS, LABEL_LEFT_IMAGE, LABEL_RIGHT_IMAGE = 0, 1, 2, 3
@@ -417,7 +440,7 @@ def _draw_room(columns: int, rows: int, oversample: int) -> np.ndarray:
         "right": (0, 1.15),
         "left": (0, -1.15),
         "floor": (1, 0.7),
-        "ceiling": (1, -0.95),
+        "ceiling": (1, -1.6),
     }
     best_t = np.full(el.shape, np.inf)
     face = np.zeros(el.shape, dtype=np.int8)
@@ -441,26 +464,33 @@ def _draw_room(columns: int, rows: int, oversample: int) -> np.ndarray:
 
 
 def _shade_front(image: np.ndarray, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-    """Dark wall; the screen: black face, dark margin, grey bezel with blue corner caps."""
+    """The wall ahead: backdrop, tiers, the screen's black face, its bezel and stand.
+
+    Grey levels and band widths were measured on DeepMind Lab frames mapped onto the screen's
+    plane (``_FRONT_GREYS``; 160 px, 367 frames at rest); the black region (face and strip,
+    which the vision pipeline finds) keeps the geometry the trial timings were calibrated with.
+    """
     half = SCREEN_WIDTH_OVER_DISTANCE / 2
     dx = np.abs(x)
     dy = y - _screen_centre_height()
-    above = np.clip(-dy - half, 0.0, 0.13)  # a black strip tops the screen's face
-    ring = np.maximum(dx, np.abs(dy + above / 2) - above / 2)
-    colour = np.empty(x.shape + (3,), dtype=np.float32)
-    colour[:] = 40
-    colour[np.abs(x * 4 % 1 - 0.5) < 0.01] = 28
-    bezel = (ring > half) & (ring <= half + 0.1)
-    shade = 90 + 50 * (1 - (ring - half) / 0.1)
-    colour[bezel] = np.stack([shade[bezel]] * 3, -1)
-    colour[(ring > half + 0.1) & (ring <= half + 0.115)] = 18
-    colour[(ring > half + 0.004) & (ring <= half + 0.012)] = 160
-    caps = (dx > half - 0.02) & (np.abs(dy + above / 2) - above / 2 > half - 0.02)
-    colour[caps & (ring <= half + 0.115)] = (35, 75, 150)
-    colour[ring <= half] = 0  # the screen's face is unlit black
-    stand = (dx < 0.12) & (dy > half + 0.115) & (y < 0.7)
-    colour[stand] = (60, 62, 66)
-    image[mask] = colour[mask]
+    greys = _FRONT_GREYS
+    colour = np.full(x.shape, greys["backdrop"], dtype=np.float32)
+    tiers = (dx > 0.88) & (y > -0.1)
+    colour[tiers] = greys["tiers"]
+    for row in _TIER_STRIPE_ROWS:
+        colour[(dx > 0.88) & (np.abs(y - row) < 0.02)] = greys["tier_stripe"]
+    top = -half - _BEZEL_STRIP - _BEZEL_BAR
+    colour[(dx < 0.015) & (dy < top)] = greys["pole"]
+    rows_of_bezel = (dy >= top) & (dy <= half + _BEZEL_BAR)
+    for start, stop, grey in _SIDE_BEZEL_BANDS:
+        colour[rows_of_bezel & (dx > half + start) & (dx <= half + stop)] = grey
+    across = dx <= half + _SIDE_BEZEL_BANDS[-1][1]
+    colour[across & (dy >= top) & (dy < top + _BEZEL_BAR)] = greys["top_bar"]
+    colour[across & (dy > half) & (dy <= half + _BEZEL_BAR)] = greys["bottom_bar"]
+    colour[across & (dy > half) & (dy <= half + 0.025)] = greys["face_edge"]
+    colour[(dx < 0.55) & (dy > half + _BEZEL_BAR)] = greys["stand"]
+    colour[(dx <= half) & (dy >= -half - _BEZEL_STRIP) & (dy <= half)] = 0  # unlit black face
+    image[mask] = np.repeat(colour[mask][:, None], 3, axis=1)
 
 
 def _shade_panels(image: np.ndarray, mask: np.ndarray, u: np.ndarray, y: np.ndarray) -> None:
@@ -477,19 +507,32 @@ def _shade_panels(image: np.ndarray, mask: np.ndarray, u: np.ndarray, y: np.ndar
 def _shade_floor(image: np.ndarray, mask: np.ndarray, x: np.ndarray, z: np.ndarray) -> None:
     """Dark floor with a faint tile grid."""
     colour = np.empty(x.shape + (3,), dtype=np.float32)
-    colour[:] = (48, 48, 54)
+    colour[:] = (52, 52, 55)
     grid = (np.abs((x * 2) % 1 - 0.5) > 0.47) | (np.abs((z * 2) % 1 - 0.5) > 0.47)
-    colour[grid] = (78, 80, 88)
+    colour[grid] = (78, 80, 86)
     image[mask] = colour[mask]
 
 
 def _shade_ceiling(image: np.ndarray, mask: np.ndarray, x: np.ndarray, z: np.ndarray) -> None:
     """Grey ceiling with white light strips."""
     colour = np.empty(x.shape + (3,), dtype=np.float32)
-    colour[:] = (110, 112, 118)
+    colour[:] = (40, 41, 44)
     lights = np.abs((x * 1.2) % 1 - 0.5) > 0.46
     colour[lights] = (235, 235, 235)
     image[mask] = colour[mask]
+
+
+_BLACK_MAX = 2  # the vision pipeline's black (``preprocessing.locate.LocateConfig.black_max``)
+
+
+def room_tone_table(gain: float, gamma: float) -> np.ndarray:
+    """The 256-entry grey-level table of ``ScreenRenderer.set_room_tone``."""
+    if not (gain > 0 and gamma > 0):
+        raise ValueError(f"room tone gain and gamma must be > 0, got {gain} and {gamma}")
+    levels = np.arange(256, dtype=np.float64)
+    toned = np.clip(np.rint(255.0 * gain * (levels / 255.0) ** gamma), _BLACK_MAX + 1, 255)
+    toned[: _BLACK_MAX + 1] = levels[: _BLACK_MAX + 1]
+    return toned.astype(np.uint8)
 
 
 @lru_cache(maxsize=4)
@@ -510,6 +553,19 @@ class ScreenRenderer:
         self._images: list[np.ndarray | None] = [None] * num_envs
         self._cross_to_texels = _region_to_texels(CROSS_REGION, self.texels)
         self._images_to_texels = _region_to_texels(IMAGES_REGION, self.texels)
+        self._room_luts: list[np.ndarray | None] = [None] * num_envs
+
+    def set_room_tone(self, env: int, gain: float, gamma: float) -> None:
+        """Draws ``env``'s room (walls, bezel, not the screen's contents) with grey levels
+        ``255 * gain * (v / 255) ** gamma``; gain 1 and gamma 1 restore the measured ones.
+
+        Black (0..2, what the vision pipeline takes for the screen's face) stays as it is
+        and nothing else becomes black, so the screen the wrapper finds does not change.
+        """
+        if gain == 1.0 and gamma == 1.0:
+            self._room_luts[env] = None
+            return
+        self._room_luts[env] = room_tone_table(gain, gamma)
 
     def set_images(self, env: int, left: np.ndarray, right: np.ndarray) -> None:
         """Sets the images (204x204, as from ``scale_dataset_image``) shown in ``env``."""
@@ -550,6 +606,9 @@ class ScreenRenderer:
         for k, env in enumerate(envs):
             frame = frames[env]
             self._room.draw(frame, yaw[k], background_pitch[k], pitch_bins[k])
+            room_lut = self._room_luts[env]
+            if room_lut is not None:
+                cv2.LUT(frame, room_lut, dst=frame)
             x0, y0, x1, y1 = boxes[k]
             if (state[k] == SCREEN_FIXATION or state[k] == SCREEN_IMAGES) and x1 > x0 and y1 > y0:
                 texture = self._images[env] if showing_images[k] else self._cross

@@ -38,6 +38,12 @@ sits just over the wrapper's 10-degree screen deadband above the gaze, the wrapp
 ~10 degrees and back when the cross returns, and the trial takes 15 frames instead of 13.
 Later trials come after step 26, without the ring: 13 frames.
 
+With ``room_jitter`` > 0 (training for DeepMind Lab's frames from the whole frame, as the
+``pixels`` mode does), each episode draws its room's grey levels (walls, bezel; not the screen's
+black face or contents) with a gain uniform in 1 +- ``room_jitter`` and a gamma of
+exp(uniform(+-``room_jitter``)), from a generator of its own: the surroundings vary, so an agent
+cannot rely on the exact shades this renderer gives them (``render.ScreenRenderer.set_room_tone``).
+
 ``info`` (all arrays [N]) describes the returned frame, so where an episode ended it describes the
 first frame of the next episode, except ``episode_done_reason``, ``choice_side`` and
 ``choice_correct``, which describe the step just taken, and ``final_frames``:
@@ -84,6 +90,7 @@ ANGLE_QUANTUM_DEG = 360.0 / 65536
 MAX_PITCH_DEG = 16000 * ANGLE_QUANTUM_DEG  # Quake 3 clamps the view pitch at 16000 units
 SETTLE_HIGH, SETTLE_LOW = 0, 1  # camera settle profiles: rows of render.CAMERA_SETTLE_EYE_DROPS
 LOW_SETTLE_SHARE = 6 / 22  # recorded episode starts with the low profile
+MAX_ROOM_JITTER = 0.9
 _SETTLE_DROPS = np.array(render.CAMERA_SETTLE_EYE_DROPS)  # [profile, step]
 _SETTLE_STEPS = _SETTLE_DROPS.shape[1]
 
@@ -146,6 +153,7 @@ class BatchedHarlowSimulator:
         seed: int = 0,
         spawn_yaw_range_deg: float = 22.5,
         degrees_per_look_unit: float = DEFAULT_DEGREES_PER_LOOK_UNIT,
+        room_jitter: float = 0.0,
         **protocol_kwargs: Any,
     ) -> None:
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
@@ -157,6 +165,9 @@ class BatchedHarlowSimulator:
             raise ValueError(f"spawn_yaw_range_deg must be in [0, 180], got {spawn_yaw_range_deg}")
         if degrees_per_look_unit <= 0:
             raise ValueError(f"degrees_per_look_unit must be > 0, got {degrees_per_look_unit}")
+        if not 0.0 <= room_jitter <= MAX_ROOM_JITTER:
+            raise ValueError(f"room_jitter must be in [0, {MAX_ROOM_JITTER}], got {room_jitter}")
+        self.room_jitter = float(room_jitter)
         self.num_envs, self.width, self.height = int(num_envs), width, height
         self.config = ProtocolConfig(**protocol_kwargs)
         self.spawn_yaw_range_deg = float(spawn_yaw_range_deg)
@@ -165,6 +176,7 @@ class BatchedHarlowSimulator:
         self._image_ids = np.unique(image_ids).astype(np.int64)
         self._rng = np.random.default_rng(seed)
         self._settle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+        self._room_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
         self._protocol = HarlowProtocol(self.num_envs, self.config)
         self._renderer = render.ScreenRenderer(self.num_envs, width, height)
         self._yaw = np.zeros(self.num_envs)
@@ -227,12 +239,22 @@ class BatchedHarlowSimulator:
                 render.scale_dataset_image(self._images[setup.correct_id - 1]),
                 render.scale_dataset_image(self._images[setup.incorrect_id - 1]),
             )
+        if self.room_jitter > 0:
+            self._tone_rooms(env_ids)
         yaw, pitch = self._view_angles()
         self._protocol.start_episodes(
             env_ids,
             np.array([s.correct_sides for s in setups]),
             render.gaze_on_screen(yaw[env_ids], pitch[env_ids]),
         )
+
+    def _tone_rooms(self, env_ids: np.ndarray) -> None:
+        """Draws each new episode's room with random grey levels (``room_jitter``)."""
+        spread = self.room_jitter
+        gains = self._room_rng.uniform(1.0 - spread, 1.0 + spread, size=len(env_ids))
+        gammas = np.exp(self._room_rng.uniform(-spread, spread, size=len(env_ids)))
+        for env, gain, gamma in zip(env_ids, gains, gammas, strict=True):
+            self._renderer.set_room_tone(int(env), float(gain), float(gamma))
 
     def reset(self, episodes: Sequence[EpisodeSetup] | None = None) -> np.ndarray:
         """Starts new episodes everywhere (random, or the given N setups); returns first frames."""
