@@ -292,9 +292,9 @@ def test_reset_frames_show_the_screen(fake_lab):
 
 
 def test_each_env_draws_its_own_reproducible_seeds(fake_lab):
-    def seeds_of(seed: int) -> list[int]:
+    def seeds_of(seed: int, num_envs: int = 3, first_env: int = 0) -> list[int]:
         fake_lab.INSTANCES.clear()
-        env = _env(3, seed=seed)
+        env = _env(num_envs, seed=seed, first_env=first_env)
         env.reset()
         env.reset()
         env.close()
@@ -305,6 +305,8 @@ def test_each_env_draws_its_own_reproducible_seeds(fake_lab):
     assert all(isinstance(s, int) and 0 <= s < 2**31 for s in first)
     assert seeds_of(7) == first
     assert set(seeds_of(8)).isdisjoint(first)
+    # Keyed by the run's seed and the global index: Labs 1 and 2 of the run, built alone.
+    assert seeds_of(7, num_envs=2, first_env=1) == first[2:]
 
 
 def test_auto_reset_after_timeout(fake_lab):

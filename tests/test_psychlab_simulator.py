@@ -342,7 +342,9 @@ def test_trial_one_under_the_saccade_wrapper_takes_13_or_15_frames_later_trials_
         frames.append(info["frames"])
     wrapper.close()
     assert set(frames[0].tolist()) == {13, 15}
-    assert 0.25 <= np.mean(frames[0] == 15) <= 0.75  # engine: 9/16 and 15/32
+    # Engine: 9/16 and 15/32. Here, with per-environment streams: 20/32 (seeds 0..3: 12, 14,
+    # 15 and 14 of 32).
+    assert 0.25 <= np.mean(frames[0] == 15) <= 0.75
     assert (np.array(frames[1:]) == 13).all()
 
 

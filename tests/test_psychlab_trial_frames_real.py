@@ -58,5 +58,5 @@ def test_trial_one_frame_counts_match_the_engine(deepmind_lab, monkeypatch, tmp_
     for frames in (engine, simulator):
         assert set(frames[0].tolist()) == {13, 15}, frames[0]
         assert (frames[1:5] == 13).all()  # the 6th also holds the adapter's reset frame
-    # Measured: 15 frames in 15/32 (engine) and 17/32 (simulator) of the first trials.
+    # Measured: 15 frames in 15/32 (engine) and 20/32 (simulator, seed 7) of the first trials.
     assert abs(np.mean(engine[0] == 15) - np.mean(simulator[0] == 15)) <= 0.25

@@ -7,6 +7,12 @@ trial, LEFT (0) or RIGHT (1). With ``config.env.num_workers > 0`` the environmen
 are split over that many worker processes (each builds its own backend, wrapper and
 vision pipeline), behind the same batched interface.
 
+Results do not depend on ``num_workers``: every worker gets the run's seed unchanged
+and the global index of its first environment (``TrialEnvSpec.first_env``), and each
+environment draws its episodes from streams keyed by the seed and its global index
+(the simulator's per-environment generators, DeepMind Lab's per-Lab reset seeds). The
+same seed gives the same trials with 0, 1 or 2 workers.
+
 This module imports no TensorFlow, so worker processes start quickly.
 """
 
@@ -55,6 +61,9 @@ class TrialEnvSpec:
     max_frames_per_trial: int
     dmlab_episodes_per_reset: int = 1
     room_jitter: float = 0.0
+    # Global index in the run of this group's first environment: with ``seed`` it keys
+    # each environment's random streams (0: specs made before the field existed).
+    first_env: int = 0
 
 
 def dataset_path(config: ml_collections.ConfigDict) -> Path:
@@ -63,9 +72,10 @@ def dataset_path(config: ml_collections.ConfigDict) -> Path:
 
 
 def spec_from_config(
-    config: ml_collections.ConfigDict, num_envs: int, seed: int, split: str
+    config: ml_collections.ConfigDict, num_envs: int, seed: int, split: str, first_env: int = 0
 ) -> TrialEnvSpec:
-    """The ``TrialEnvSpec`` of ``num_envs`` environments described by ``config.env``."""
+    """The ``TrialEnvSpec`` of ``num_envs`` environments described by ``config.env``: those
+    numbered ``first_env`` .. ``first_env + num_envs - 1`` in a run seeded ``seed``."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     env = config.env
@@ -87,6 +97,7 @@ def spec_from_config(
         # Runs saved before the field existed played the stock level: one per reset.
         dmlab_episodes_per_reset=env.get("dmlab_episodes_per_reset", 1),
         room_jitter=env.get("room_jitter", 0.0),
+        first_env=first_env,
     )
 
 
@@ -118,6 +129,7 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             width=size,
             height=size,
             seed=spec.seed,
+            first_env=spec.first_env,
             spawn_yaw_range_deg=spec.spawn_yaw_range_deg,
             room_jitter=spec.room_jitter,
         )
@@ -130,6 +142,7 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             width=size,
             height=size,
             seed=spec.seed,
+            first_env=spec.first_env,
             level=HarlowLevelSettings(episodes_per_reset=spec.dmlab_episodes_per_reset),
         )
     else:
@@ -192,10 +205,11 @@ def make_env(
     if workers == 0:
         return build_trial_env(spec_from_config(config, num_envs, seed, split))
     load_dataset(dataset_path(config))  # a bad dataset fails here, with a clear error
-    sizes = np.diff(np.linspace(0, num_envs, workers + 1).round().astype(int))
-    seeds = np.random.SeedSequence(seed).generate_state(workers)
+    bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+    # The run's seed for every worker, and each worker's first global environment index:
+    # every environment draws the same episodes whatever the number of workers.
     specs = [
-        spec_from_config(config, int(size), int(worker_seed), split)
-        for size, worker_seed in zip(sizes, seeds, strict=True)
+        spec_from_config(config, int(stop - start), seed, split, first_env=int(start))
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
     ]
     return ParallelTrialEnv(specs)

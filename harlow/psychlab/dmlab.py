@@ -22,8 +22,11 @@ Contract (as for every ScreenEnv):
     level swaps the sides between trials, and the side of the rewarded image only
     shows in the reward of a choice (``SaccadeWrapper`` fills in the sides from it).
 
-Each environment's reset seeds come from its own ``np.random.Generator`` (spawned from
-``seed``), so results do not depend on how environments are spread over workers. The
+Each environment's reset seeds come from its own ``np.random.Generator``, seeded with
+``SeedSequence(seed, spawn_key=(first_env + index,))``: the run's seed and the Lab's
+global index in the run (``first_env`` is that of this adapter's first Lab; 0 gives
+``SeedSequence(seed).spawn(num_envs)``), so results do not depend on how environments
+are spread over workers, here or by ``harlow.harlow_task.env.make_env``. The
 images of one split are written as ``0001.png``, ``0002.png``, ... into a private
 folder (``datasetPath``), validated first, since a bad image aborts the process.
 Each Lab gets a private ``TMPDIR``; ``close()`` removes all of these folders, and so
@@ -411,7 +414,9 @@ class DmlabHarlowEnv:
     """``num_envs`` DeepMind Lab Harlow environments in lockstep (see the module docstring).
 
     ``images`` [K, 256, 256, 3] uint8 are the images of one split (``split`` names it:
-    'train' or 'heldout'), ``image_ids`` their ids in the dataset. ``num_workers=0``
+    'train' or 'heldout'), ``image_ids`` their ids in the dataset. ``seed`` is the run's
+    seed and ``first_env`` the global index of the first Lab in the run (see the module
+    docstring). ``num_workers=0``
     runs every Lab in this process, unless this process has imported TensorFlow
     (next to which DeepMind Lab's renderer crashes): then they run in one worker
     process. Otherwise the Labs are spread over ``num_workers`` worker processes.
@@ -428,6 +433,7 @@ class DmlabHarlowEnv:
         height: int = 84,
         fps: int = 60,
         seed: int = 0,
+        first_env: int = 0,
         action_repeat: int = 1,
         minimal_ui: bool = True,
         level: HarlowLevelSettings | None = None,
@@ -440,6 +446,8 @@ class DmlabHarlowEnv:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")
+        if first_env < 0:
+            raise ValueError(f"first_env must be >= 0, got {first_env}")
         if not 0 <= num_workers <= num_envs:
             raise ValueError(f"num_workers must be in [0, num_envs={num_envs}], got {num_workers}")
         if renderer not in RENDERERS:
@@ -471,8 +479,14 @@ class DmlabHarlowEnv:
             )
             _write_numbered_dataset(images, self.dataset_dir)
             specs = [
-                LabSpec(config, renderer, env_seed, self._root / f"lab_tmp_{index}", action_repeat)
-                for index, env_seed in enumerate(np.random.SeedSequence(seed).spawn(num_envs))
+                LabSpec(
+                    config,
+                    renderer,
+                    np.random.SeedSequence(seed, spawn_key=(first_env + index,)),
+                    self._root / f"lab_tmp_{index}",
+                    action_repeat,
+                )
+                for index in range(num_envs)
             ]
             if num_workers == 0 and tensorflow_loaded():
                 num_workers = 1

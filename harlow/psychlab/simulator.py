@@ -21,10 +21,11 @@ From step 3 on the view is at rest in every start. With its own profile each rec
 replays within 0.7 px (at 84x84) of the recorded cross centroid on steps 0..9 (rms 0.17 px on
 step 0); one profile for all missed the low starts by 2, 1 and 0.5 px on steps 0, 1 and 2. The
 profile followed neither the seed (seed 11 gave high on its first run, low on later ones) nor the
-spawn yaw, so each random episode draws low with the recorded share, 6/22, from a generator of
-its own (ids, sides and spawn yaws are those drawn without it); ``EpisodeSetup.camera_settle``
-sets it for replays. Trial timings do not depend on it: under ``SaccadeWrapper`` either profile
-gives the first images 8 frames after reset, for every spawn yaw.
+spawn yaw, so each random episode draws low with the recorded share, 6/22, from a stream of its
+own (ids, sides and spawn yaws are those drawn without it; see "Random episodes" below);
+``EpisodeSetup.camera_settle`` sets it for replays. Trial timings do not depend on it: under
+``SaccadeWrapper`` either profile gives the first images 8 frames after reset, for every spawn
+yaw.
 
 Two more things every DeepMind Lab episode start shows (``render``): a ring around the eye,
 about 22 degrees below eye level, in the frames of steps 4..26 (here: while
@@ -41,8 +42,19 @@ Later trials come after step 26, without the ring: 13 frames.
 With ``room_jitter`` > 0 (training for DeepMind Lab's frames from the whole frame, as the
 ``pixels`` mode does), each episode draws its room's grey levels (walls, bezel; not the screen's
 black face or contents) with a gain uniform in 1 +- ``room_jitter`` and a gamma of
-exp(uniform(+-``room_jitter``)), from a generator of its own: the surroundings vary, so an agent
+exp(uniform(+-``room_jitter``)), from a stream of its own: the surroundings vary, so an agent
 cannot rely on the exact shades this renderer gives them (``render.ScreenRenderer.set_room_tone``).
+
+Random episodes: each environment draws its episodes from its own three generators, keyed by the
+run's ``seed`` and the environment's global index in the run (``first_env`` + its index here):
+``SeedSequence(seed, spawn_key=(index, stream))`` for the streams ``EPISODE_STREAM`` (ids, spawn
+yaw, sides), ``SETTLE_STREAM`` (camera settle profile) and ``ROOM_STREAM`` (room tone, drawn only
+with ``room_jitter`` > 0). An environment's episodes therefore depend on neither the batch it runs
+in nor when the other environments end theirs: a simulator with ``first_env=k`` replays
+environments k, k + 1, ... of a bigger batch frame for frame, and splitting a run's environments
+over worker processes (``harlow.harlow_task.env.make_env``) changes nothing. Per episode: ids
+uniform over the split (two different ones), spawn yaw uniform within +-``spawn_yaw_range_deg``,
+the rewarded image left in half of the trials in uniformly random order.
 
 ``info`` (all arrays [N]) describes the returned frame, so where an episode ended it describes the
 first frame of the next episode, except ``episode_done_reason``, ``choice_side`` and
@@ -91,6 +103,8 @@ MAX_PITCH_DEG = 16000 * ANGLE_QUANTUM_DEG  # Quake 3 clamps the view pitch at 16
 SETTLE_HIGH, SETTLE_LOW = 0, 1  # camera settle profiles: rows of render.CAMERA_SETTLE_EYE_DROPS
 LOW_SETTLE_SHARE = 6 / 22  # recorded episode starts with the low profile
 MAX_ROOM_JITTER = 0.9
+# Each environment's random streams (spawn_key (global index, stream) under the run's seed).
+EPISODE_STREAM, SETTLE_STREAM, ROOM_STREAM = 0, 1, 2
 _SETTLE_DROPS = np.array(render.CAMERA_SETTLE_EYE_DROPS)  # [profile, step]
 _SETTLE_STEPS = _SETTLE_DROPS.shape[1]
 
@@ -129,6 +143,17 @@ def _validate_images(images: np.ndarray, image_ids: np.ndarray) -> None:
         )
 
 
+def environment_generators(
+    seed: int, first_env: int, num_envs: int, stream: int
+) -> list[np.random.Generator]:
+    """One generator per environment ``first_env .. first_env + num_envs - 1`` of a run: stream
+    ``stream`` of the environment's global index under ``seed`` (independent of the batch)."""
+    return [
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(env), stream)))
+        for env in range(first_env, first_env + num_envs)
+    ]
+
+
 def quantize_angles(degrees: np.ndarray) -> np.ndarray:
     """View angles as DeepMind Lab reports and renders them: multiples of 360/65536 degrees."""
     return np.rint(degrees / ANGLE_QUANTUM_DEG) * ANGLE_QUANTUM_DEG
@@ -139,7 +164,9 @@ class BatchedHarlowSimulator:
 
     images: [K, 256, 256, 3] uint8, row i holding dataset id i + 1; image_ids: the ids episodes
     draw from (a train or held-out split). Frames may be any size 32..512 on each side (DeepMind
-    Lab itself needs multiples of 4). ``protocol_kwargs`` are ``ProtocolConfig`` fields.
+    Lab itself needs multiples of 4). ``seed`` is the run's seed and ``first_env`` the global index
+    of this batch's first environment in the run (see "Random episodes" in the module docstring).
+    ``protocol_kwargs`` are ``ProtocolConfig`` fields.
     """
 
     def __init__(
@@ -151,6 +178,7 @@ class BatchedHarlowSimulator:
         width: int = 84,
         height: int = 84,
         seed: int = 0,
+        first_env: int = 0,
         spawn_yaw_range_deg: float = 22.5,
         degrees_per_look_unit: float = DEFAULT_DEGREES_PER_LOOK_UNIT,
         room_jitter: float = 0.0,
@@ -165,6 +193,8 @@ class BatchedHarlowSimulator:
             raise ValueError(f"spawn_yaw_range_deg must be in [0, 180], got {spawn_yaw_range_deg}")
         if degrees_per_look_unit <= 0:
             raise ValueError(f"degrees_per_look_unit must be > 0, got {degrees_per_look_unit}")
+        if not isinstance(first_env, (int, np.integer)) or first_env < 0:
+            raise ValueError(f"first_env must be an integer >= 0, got {first_env!r}")
         if not 0.0 <= room_jitter <= MAX_ROOM_JITTER:
             raise ValueError(f"room_jitter must be in [0, {MAX_ROOM_JITTER}], got {room_jitter}")
         self.room_jitter = float(room_jitter)
@@ -174,9 +204,10 @@ class BatchedHarlowSimulator:
         self.degrees_per_look_unit = float(degrees_per_look_unit)
         self._images = images
         self._image_ids = np.unique(image_ids).astype(np.int64)
-        self._rng = np.random.default_rng(seed)
-        self._settle_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-        self._room_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+        self.seed, self.first_env = seed, int(first_env)
+        self._episode_rngs = environment_generators(seed, first_env, num_envs, EPISODE_STREAM)
+        self._settle_rngs = environment_generators(seed, first_env, num_envs, SETTLE_STREAM)
+        self._room_rngs = environment_generators(seed, first_env, num_envs, ROOM_STREAM)
         self._protocol = HarlowProtocol(self.num_envs, self.config)
         self._renderer = render.ScreenRenderer(self.num_envs, width, height)
         self._yaw = np.zeros(self.num_envs)
@@ -188,17 +219,19 @@ class BatchedHarlowSimulator:
         self._started = False
 
     # ----------------------------------------------------------------- episodes
-    def _random_setups(self, count: int) -> list[EpisodeSetup]:
-        ids = self._image_ids
-        first = self._rng.integers(0, len(ids), size=count)
-        second = self._rng.integers(0, len(ids) - 1, size=count)
+    def _random_setups(self, env_ids: np.ndarray) -> list[EpisodeSetup]:
+        """New random episodes of ``env_ids``, each from its environment's own streams."""
+        ids, trials = self._image_ids, self.config.trials_per_episode
+        # One call per environment: ids (2), spawn yaw (1), sides (trials) as uniform [0, 1).
+        draws = np.stack([self._episode_rngs[env].random(3 + trials) for env in env_ids])
+        first = np.minimum((draws[:, 0] * len(ids)).astype(np.int64), len(ids) - 1)
+        second = np.minimum((draws[:, 1] * (len(ids) - 1)).astype(np.int64), len(ids) - 2)
         second += second >= first  # a different id, uniformly (as the level draws it)
-        half = self.config.trials_per_episode // 2
-        sides = self._rng.permuted(np.tile([0] * half + [1] * half, (count, 1)), axis=1)
-        yaws = self._rng.uniform(-self.spawn_yaw_range_deg, self.spawn_yaw_range_deg, size=count)
-        settles = np.where(
-            self._settle_rng.random(count) < LOW_SETTLE_SHARE, SETTLE_LOW, SETTLE_HIGH
-        )
+        yaws = self.spawn_yaw_range_deg * (2.0 * draws[:, 2] - 1.0)
+        # Sorting uniform keys: a uniform permutation of half lefts, half rights.
+        sides = np.argsort(draws[:, 3:], axis=1) >= trials // 2
+        settle_draws = np.array([self._settle_rngs[env].random() for env in env_ids])
+        settles = np.where(settle_draws < LOW_SETTLE_SHARE, SETTLE_LOW, SETTLE_HIGH)
         return [
             EpisodeSetup(
                 int(ids[a]), int(ids[b]), tuple(int(s) for s in row), float(yaw), 0.0, int(settle)
@@ -251,8 +284,9 @@ class BatchedHarlowSimulator:
     def _tone_rooms(self, env_ids: np.ndarray) -> None:
         """Draws each new episode's room with random grey levels (``room_jitter``)."""
         spread = self.room_jitter
-        gains = self._room_rng.uniform(1.0 - spread, 1.0 + spread, size=len(env_ids))
-        gammas = np.exp(self._room_rng.uniform(-spread, spread, size=len(env_ids)))
+        draws = np.stack([self._room_rngs[env].random(2) for env in env_ids])  # [count, 2]
+        gains = 1.0 + spread * (2.0 * draws[:, 0] - 1.0)
+        gammas = np.exp(spread * (2.0 * draws[:, 1] - 1.0))
         for env, gain, gamma in zip(env_ids, gains, gammas, strict=True):
             self._renderer.set_room_tone(int(env), float(gain), float(gamma))
 
@@ -260,8 +294,9 @@ class BatchedHarlowSimulator:
         """Starts new episodes everywhere (random, or the given N setups); returns first frames."""
         if episodes is not None and len(episodes) != self.num_envs:
             raise ValueError(f"reset needs {self.num_envs} EpisodeSetups, got {len(episodes)}")
-        setups = list(episodes) if episodes is not None else self._random_setups(self.num_envs)
-        self._start(np.arange(self.num_envs), setups)
+        everyone = np.arange(self.num_envs)
+        setups = list(episodes) if episodes is not None else self._random_setups(everyone)
+        self._start(everyone, setups)
         self._started = True
         frames = np.empty((self.num_envs, self.height, self.width, 3), dtype=np.uint8)
         self._render(frames)
@@ -297,7 +332,7 @@ class BatchedHarlowSimulator:
         if result.dones.any():
             info["final_frames"] = frames.copy()
             ended = np.flatnonzero(result.dones)
-            self._start(ended, self._random_setups(len(ended)))
+            self._start(ended, self._random_setups(ended))
             self._render(frames, ended)
         info.update(self._describe())
         return frames, result.rewards, result.dones, info
