@@ -320,7 +320,8 @@ def test_spawn_ring_shows_below_eye_level_in_steps_4_to_26_only(images):
 
 
 def test_trial_one_under_the_saccade_wrapper_takes_13_or_15_frames_later_trials_13():
-    """As on DeepMind Lab (16 envs, seed 7: 7 x 13 and 9 x 15 frames; later trials 13).
+    """As on DeepMind Lab (16 envs, seed 7: 7 x 13 and 9 x 15 frames; later trials 13), in about
+    half of the first trials over 6 seeds.
 
     Trial 1's inter-trial frames show the spawn ring, which shortens the screen the wrapper's
     vision finds; where a bezel crack also lifts its top, the wrapper looks up and back (two
@@ -332,20 +333,19 @@ def test_trial_one_under_the_saccade_wrapper_takes_13_or_15_frames_later_trials_
 
     faces = load_dataset(default_dataset_path())
     num_envs = 32
-    simulator = BatchedHarlowSimulator(num_envs, faces.images, faces.ids("train"), seed=7)
-    wrapper = SaccadeWrapper(simulator, IdsObserver(num_envs))
-    wrapper.reset()
-    rng = np.random.default_rng(0)
-    frames = []
-    for _ in range(6):
-        _, _, _, info = wrapper.step(rng.integers(0, 2, num_envs))
-        frames.append(info["frames"])
-    wrapper.close()
-    assert set(frames[0].tolist()) == {13, 15}
-    # Engine: 9/16 and 15/32. Here, with per-environment streams: 20/32 (seeds 0..3: 12, 14,
-    # 15 and 14 of 32).
-    assert 0.25 <= np.mean(frames[0] == 15) <= 0.75
-    assert (np.array(frames[1:]) == 13).all()
+    frames = []  # [seed, trial, env]
+    for seed in range(6):
+        simulator = BatchedHarlowSimulator(num_envs, faces.images, faces.ids("train"), seed=seed)
+        wrapper = SaccadeWrapper(simulator, IdsObserver(num_envs))
+        wrapper.reset()
+        rng = np.random.default_rng(0)
+        frames.append([wrapper.step(rng.integers(0, 2, num_envs))[3]["frames"] for _ in range(6)])
+        wrapper.close()
+    frames = np.array(frames)
+    assert set(frames[:, 0].ravel().tolist()) == {13, 15}
+    # Engine: 9/16 and 15/32. Here: 94/192 (13, 16, 16, 15, 18 and 16 of 32 for seeds 0..5).
+    assert 0.35 <= np.mean(frames[:, 0] == 15) <= 0.65
+    assert (frames[:, 1:] == 13).all()
 
 
 def test_room_jitter_varies_the_rooms_only(images):

@@ -54,9 +54,15 @@ def test_trial_one_frame_counts_match_the_engine(deepmind_lab, monkeypatch, tmp_
     engine = _trial_frames(
         DmlabHarlowEnv(NUM_ENVS, faces.images[ids - 1], ids, num_workers=4, seed=7)
     )
-    simulator = _trial_frames(BatchedHarlowSimulator(NUM_ENVS, faces.images, ids, seed=7))
+    simulator = np.concatenate(
+        [
+            _trial_frames(BatchedHarlowSimulator(NUM_ENVS, faces.images, ids, seed=seed))
+            for seed in range(6)
+        ],
+        axis=1,
+    )
     for frames in (engine, simulator):
         assert set(frames[0].tolist()) == {13, 15}, frames[0]
         assert (frames[1:5] == 13).all()  # the 6th also holds the adapter's reset frame
-    # Measured: 15 frames in 15/32 (engine) and 20/32 (simulator, seed 7) of the first trials.
-    assert abs(np.mean(engine[0] == 15) - np.mean(simulator[0] == 15)) <= 0.25
+    # Measured: 15 frames in 15/32 (engine) and 94/192 (simulator, seeds 0..5) first trials.
+    assert abs(np.mean(engine[0] == 15) - np.mean(simulator[0] == 15)) <= 0.2
