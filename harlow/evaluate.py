@@ -43,7 +43,7 @@ from harlow.evaluation import evaluate_checkpoint, evaluate_stages, print_warnin
 from harlow.psychlab.dmlab import DmlabUnavailableError
 from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
 from harlow.tasks import Task, get_task
-from harlow.workdirs import WorkdirError, checked_workdir, output_folders
+from harlow.workdirs import WorkdirError, checked_workdir, output_folders, writable_folder
 
 _WORKDIRS = flags.DEFINE_multi_string("workdir", None, "Training workdir(s); one per seed.")
 _CHECKPOINT = flags.DEFINE_string(
@@ -137,7 +137,19 @@ def checked_workdirs(values: list[str]) -> list[Path]:
     return workdirs
 
 
-def _evaluate_workdir(workdir: Path, output_dir: Path) -> dict:
+def _summaries_writable(workdir: Path, output_dir: Path) -> bool:
+    """Whether ``<workdir>/eval`` takes TensorBoard summaries (else one warning line)."""
+    if output_dir == workdir / "eval":
+        return True  # checked with the other output folders
+    try:
+        writable_folder(workdir / "eval", "the folder of its TensorBoard summaries")
+    except WorkdirError as e:
+        print_warning(f"{e}; evaluating without writing TensorBoard summaries there")
+        return False
+    return True
+
+
+def _evaluate_workdir(workdir: Path, output_dir: Path, write_summaries: bool = True) -> dict:
     """Evaluates a workdir's checkpoint (and its stages); returns the summary.
 
     Without ``--checkpoint``, the newest checkpoint that can be read: each newer one that
@@ -165,7 +177,8 @@ def _evaluate_workdir(workdir: Path, output_dir: Path) -> dict:
     summary = evaluate_checkpoint(
         config, checkpoint, episodes, _SEED.value, _GREEDY.value, output_dir, report
     )
-    _write_eval_summaries(workdir, summary)
+    if write_summaries:
+        _write_eval_summaries(workdir, summary)
     print(get_task(config.task).format_summary(summary))
     if _STAGES.value and not _CHECKPOINT.value:
         stages = evaluate_stages(config, workdir, _SEED.value, _GREEDY.value, output_dir)
@@ -190,15 +203,21 @@ def main(argv: list[str]) -> None:
         output_dirs = [Path(_OUTPUT_DIR.value) if single else w / "eval" for w in workdirs]
         # Every folder written to, checked (and created) before the first episode; those
         # created are removed again if the evaluation fails before writing anything there.
-        # <workdir>/eval also takes the TensorBoard summaries.
-        folders = [(w / "eval", "an evaluation folder") for w in workdirs]
+        # <workdir>/eval also takes the TensorBoard summaries: where the reports go elsewhere
+        # (--output_dir), a workdir that cannot take them (read-only) only loses those.
+        folders = [
+            (w / "eval", "an evaluation folder")
+            for w, out in zip(workdirs, output_dirs, strict=True)
+            if out == w / "eval"
+        ]
         if _OUTPUT_DIR.value:
             folders.insert(0, (Path(_OUTPUT_DIR.value), "--output_dir"))
         elif len(workdirs) > 1:
             folders.append((workdirs[0].parent / "eval", "the multi-seed report folder"))
         with output_folders(folders):
             summaries = [
-                _evaluate_workdir(w, out) for w, out in zip(workdirs, output_dirs, strict=True)
+                _evaluate_workdir(w, out, _summaries_writable(w, out))
+                for w, out in zip(workdirs, output_dirs, strict=True)
             ]
             if len(summaries) > 1:
                 _write_multi_seed(summaries, workdirs, get_task(load_config(workdirs[0]).task))

@@ -205,6 +205,24 @@ def test_evaluate_refuses_a_file_in_place_of_the_default_eval_folder(trained, tm
     assert "== " not in result.stdout
 
 
+def test_evaluate_into_output_dir_skips_summaries_a_workdir_cannot_take(trained, tmp_path):
+    """Reports go to --output_dir: a workdir whose eval folder cannot be written (read-only,
+    someone else's) only loses its TensorBoard summaries, with a warning."""
+    workdir = tmp_path / "run"
+    shutil.copytree(trained, workdir)
+    (workdir / "eval").write_text("not a folder\n")
+    output_dir = tmp_path / "reports"
+    result = run_module(
+        "harlow.evaluate", f"--workdir={workdir}", "--episodes=4", f"--output_dir={output_dir}"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"warning: cannot use {workdir / 'eval'} as the folder of its TensorBoard" in (
+        result.stderr
+    )
+    assert (output_dir / "report.json").is_file()
+    assert (workdir / "eval").read_text() == "not a folder\n"
+
+
 # A disk that fills up at the third checkpoint save: TensorFlow leaves the save's partial
 # data file in ckpt-3_temp/ and raises what it raised on a full tmpfs.
 _DISK_FULL_AT_THIRD_SAVE = """
