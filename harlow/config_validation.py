@@ -8,9 +8,21 @@ from typing import Any
 
 import ml_collections
 
+from harlow.datasets.manifest import SPLITS
+from harlow.harlow_task.env import BACKENDS
+from harlow.psychlab.observations import OBSERVATION_MODES
+from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
 from harlow.psychlab.simulator import MAX_ROOM_JITTER
 
 _Check = tuple[str, Callable[[Any], bool], str]
+
+
+def _one_of(values: tuple[str, ...]) -> tuple[Callable[[Any], bool], str]:
+    """The check and requirement of a field taking one of ``values``: "'a', 'b' or 'c'"."""
+    quoted = [repr(value) for value in values]
+    listed = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+    return (lambda v: v in values), listed
+
 
 _PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
 _POSITIVE = (lambda v: v > 0, "> 0")
@@ -54,25 +66,25 @@ _TASK_CHECKS: dict[str, list[_Check]] = {
             lambda v: isinstance(v, str),
             "a dataset folder path ('' for the bundled faces)",
         ),
-        ("env.backend", lambda v: v in ("simulator", "dmlab"), "'simulator' or 'dmlab'"),
-        (
-            "env.observation",
-            lambda v: v in ("ids", "patches", "pixels"),
-            "'ids', 'patches' or 'pixels'",
-        ),
+        ("env.backend", *_one_of(BACKENDS)),
+        ("env.observation", *_one_of(OBSERVATION_MODES)),
         ("env.show_chosen", lambda v: isinstance(v, bool), "true or false"),
         ("env.num_ids", lambda v: v >= 2, ">= 2"),
         ("env.id_scope", lambda v: v in ("episode", "dataset"), "'episode' or 'dataset'"),
         ("env.patch_size", lambda v: 4 <= v <= 256, "in [4, 256]"),
         ("env.pixels_size", lambda v: 4 <= v <= 256, "in [4, 256]"),
-        ("env.frame_size", lambda v: 32 <= v <= 512, "in [32, 512]"),
+        (
+            "env.frame_size",
+            lambda v: MIN_FRAME_SIZE <= v <= MAX_FRAME_SIZE,
+            f"in [{MIN_FRAME_SIZE}, {MAX_FRAME_SIZE}]",
+        ),
         ("env.spawn_yaw_range_deg", lambda v: 0 <= v <= 180, "in [0, 180]"),
         ("env.max_frames_per_trial", lambda v: v >= 20, ">= 20"),
         ("env.num_workers", lambda v: 0 <= v <= 64, "in [0, 64]"),
-        ("env.split", lambda v: v in ("train", "heldout"), "'train' or 'heldout'"),
+        ("env.split", *_one_of(SPLITS)),
         ("agent.encoder", lambda v: v in ("none", "conv"), "'none' or 'conv'"),
         ("agent.torso_units", lambda v: 0 <= v <= 8192, "in [0, 8192]"),
-        ("eval.split", lambda v: v in ("train", "heldout"), "'train' or 'heldout'"),
+        ("eval.split", *_one_of(SPLITS)),
         ("eval.stages", *_NON_NEGATIVE),
         ("eval.stage_episodes", *_AT_LEAST_ONE),
     ],

@@ -39,6 +39,7 @@ from harlow.checkpointing import (
 )
 from harlow.config_changes import INPUT_MEANING_FIELDS
 from harlow.config_overrides import apply_overrides, split_overrides
+from harlow.datasets.manifest import SPLITS
 from harlow.evaluation import evaluate_checkpoint, evaluate_stages, print_warning
 from harlow.psychlab.dmlab import DmlabUnavailableError
 from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
@@ -53,7 +54,7 @@ _EPISODES = flags.DEFINE_integer("episodes", None, "Test episodes; default: conf
 _SEED = flags.DEFINE_integer("seed", 12345, "Seed of the test episodes (differs from training).")
 _GREEDY = flags.DEFINE_bool("greedy", False, "Take the most likely action instead of sampling.")
 _SPLIT = flags.DEFINE_enum(
-    "split", None, ["heldout", "train"], "Images to test on (Harlow); default: config.eval.split."
+    "split", None, list(SPLITS), "Images to test on (Harlow); default: config.eval.split."
 )
 _STAGES = flags.DEFINE_bool(
     "stages", True, "Also evaluate successive checkpoints (learning-set curves across training)."

@@ -5,10 +5,12 @@
 
 Each seed trains in ``<workdir>/seed_<s>`` (``python -m harlow.train``, output in its
 ``train.log``), at most ``--parallel`` at a time; ``--config.*`` overrides apply to every
-seed. Then one ``python -m harlow.evaluate`` call over all seeds writes the per-seed
-reports and the aggregated ``<workdir>/eval/seeds.json`` and ``seeds.png``. Running the
-same command again resumes: each seed continues from its latest checkpoint, and a seed
-that has finished only re-saves its last checkpoint.
+seed. The progress bar follows each running seed through the ``progress.json`` its
+trainer rewrites at each logging window (``harlow.run_progress``). Then one ``python -m
+harlow.evaluate`` call over all seeds writes the per-seed reports and the aggregated
+``<workdir>/eval/seeds.json`` and ``seeds.png``. Running the same command again
+resumes: each seed continues from its latest checkpoint, and a seed that has finished
+only re-saves its last checkpoint.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ml_collections import config_flags
 from harlow.cli_flags import fail, parse_flags
 from harlow.config_validation import validate_config
 from harlow.progress import PostfixUpdater, progress_bar
+from harlow.run_progress import RunProgress, read_progress
 from harlow.seeds import (
     config_override_args,
     log_tail,
@@ -67,8 +70,6 @@ flags.mark_flags_as_required(["config", "seeds", "workdir"])
 
 LOG_FILE = "train.log"
 _POLL_SECONDS = 0.5
-# The line harlow.trainer logs once per logging window under --noprogress.
-_ENV_STEPS_LINE = re.compile(rb"env steps (\d+)")
 
 
 @dataclass
@@ -80,6 +81,26 @@ class _Run:
     process: subprocess.Popen
     log: IO[bytes]
     start: float = field(default_factory=time.perf_counter)
+    # The last progress record this child wrote (None until its first logging window).
+    progress: RunProgress | None = None
+
+    def follow_progress(self) -> RunProgress | None:
+        """Reads the seed's progress file; keeps the last record of this child (the file
+        may be missing, unreadable or left by an earlier run of the seed)."""
+        record = read_progress(self.log_path.parent)
+        if record is not None and record.pid == self.process.pid:
+            self.progress = record
+        return self.progress
+
+
+def progress_text(runs: list[_Run]) -> str:
+    """The bar's postfix: each running seed's share of its env steps, or 'starting'."""
+    parts = []
+    for run in runs:
+        progress = run.follow_progress()
+        shown = "starting" if progress is None else f"{100 * progress.fraction:.0f}%"
+        parts.append(f"seed {run.seed}: {shown}")
+    return ", ".join(parts)
 
 
 def _start(seed: int, workdir: Path, base_args: list[str], env: dict[str, str]) -> _Run:
@@ -107,21 +128,11 @@ def _start(seed: int, workdir: Path, base_args: list[str], env: dict[str, str]) 
     return _Run(seed, log_path, process, log)
 
 
-def _latest_env_steps(log_path: Path) -> int | None:
-    """Env steps of the last progress line of the current run in a training log, if any."""
-    with log_path.open("rb") as f:
-        f.seek(max(0, log_path.stat().st_size - 4096))
-        current_run = f.read().rpartition(b"\n=== ")[2]  # after _start's header line
-        found = _ENV_STEPS_LINE.findall(current_run)
-    return int(found[-1]) if found else None
-
-
 def train_seeds(
     seeds: list[int],
     workdir: Path,
     base_args: list[str],
     parallel: int,
-    total_env_steps: int,
     show_progress: bool,
 ) -> dict[int, int]:
     """Trains every seed, ``parallel`` at a time; returns each seed's exit code."""
@@ -146,15 +157,7 @@ def train_seeds(
                     f"(exit code {run.process.returncode}); log {run.log_path}"
                 )
                 bar.update(1)
-            progress = {r.seed: _latest_env_steps(r.log_path) for r in running}
-            postfix.show(
-                ", ".join(
-                    f"seed {s}: {100 * steps / total_env_steps:.0f}%"
-                    if steps is not None
-                    else f"seed {s}: starting"
-                    for s, steps in progress.items()
-                )
-            )
+            postfix.show(progress_text(running))
     except KeyboardInterrupt as interrupt:
         bar.close()
         print(
@@ -255,14 +258,7 @@ def main(argv: list[str]) -> None:
         print(f"  seed {seed}: {seed_workdir(workdir, seed) / LOG_FILE}")
     sys.stdout.flush()
     try:
-        codes = train_seeds(
-            seeds,
-            workdir,
-            base_args,
-            parallel,
-            _CONFIG.value.train.total_env_steps,
-            _PROGRESS.value,
-        )
+        codes = train_seeds(seeds, workdir, base_args, parallel, _PROGRESS.value)
         _report_failures(seeds, workdir, codes)
         code = evaluate_seeds(seeds, workdir, _EPISODES.value, eval_args)
     except KeyboardInterrupt as interrupt:

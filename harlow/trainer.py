@@ -1,4 +1,8 @@
-"""The training loop: collect segments, update, log, checkpoint, resume."""
+"""The training loop: collect segments, update, log, checkpoint, resume.
+
+At the end of each logging window the run's progress is also written to
+``<workdir>/progress.json`` (``harlow.run_progress``), which ``harlow.sweep`` follows.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from harlow.config_changes import Change, check_resume_changes
 from harlow.config_validation import validate_config
 from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor
+from harlow.run_progress import RunProgress, progress_path, write_progress
 from harlow.signals import raise_if_terminated
 from harlow.tasks import build_agent, get_task
 from harlow.workdirs import WorkdirError, checked_workdir, os_reason, workdir_lock
@@ -169,6 +174,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool
         desc=f"{config.task} seed {config.seed}",
         dynamic_ncols=True,
     )
+    progress_file = _ProgressFile(workdir)
     run_start = time.perf_counter()
     start_steps = int(state.env_steps.numpy())
     run_time = _Window(start_steps)
@@ -199,9 +205,12 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool
             window.lengths += lengths
             window.add_metrics(metrics)
             if int(state.updates.numpy()) % config.train.log_every_updates == 0:
-                logged = _log_window(writer, window, state, task.steps_per_trial, progress)
+                logged, steps_per_second = _log_window(
+                    writer, window, state, task.steps_per_trial, progress
+                )
                 recent_reward = logged if logged is not None else recent_reward
                 window = _Window(int(state.env_steps.numpy()))
+                progress_file.write(state, total, logged, steps_per_second)
             if time.perf_counter() - last_save_time >= config.train.checkpoint_every_seconds:
                 last_checkpoint = _save_checkpoint(state, workdir, last_checkpoint)
                 last_save_time = time.perf_counter()
@@ -264,6 +273,44 @@ def _save_checkpoint(state: TrainingState, workdir: Path, last_checkpoint: str |
         ) from e
 
 
+class _ProgressFile:
+    """Writes the run's ``progress.json`` at each logging window (``harlow.run_progress``).
+
+    The file only feeds progress displays: a write that fails (a full disk) is logged
+    once and training goes on; a checkpoint save that fails stops it.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self._workdir = workdir
+        self._warned = False
+
+    def write(
+        self,
+        state: TrainingState,
+        total_env_steps: int,
+        reward_per_trial: float | None,
+        steps_per_second: float,
+    ) -> None:
+        record = RunProgress(
+            pid=os.getpid(),
+            env_steps=int(state.env_steps.numpy()),
+            total_env_steps=int(total_env_steps),
+            episodes=int(state.episodes.numpy()),
+            reward_per_trial=reward_per_trial,
+            steps_per_second=steps_per_second,
+        )
+        try:
+            write_progress(self._workdir, record)
+        except OSError as e:
+            if not self._warned:
+                logging.warning(
+                    "cannot write %s (%s); training goes on without it",
+                    progress_path(self._workdir),
+                    os_reason(e),
+                )
+                self._warned = True
+
+
 def _reward_per_trial(window: _Window, steps_per_trial: int) -> float | None:
     """Mean reward per trial of the window's episodes (``None`` if no episode ended)."""
     if not window.returns:
@@ -278,8 +325,9 @@ def _log_window(
     state: TrainingState,
     steps_per_trial: int,
     progress: tqdm,
-) -> float | None:
-    """Writes the window's summaries; returns its reward per trial (None if no episode ended)."""
+) -> tuple[float | None, float]:
+    """Writes the window's summaries; returns its reward per trial (None if no episode
+    ended) and its env steps per second."""
     step = int(state.env_steps.numpy())
     elapsed = max(time.perf_counter() - window.start_time, 1e-9)
     steps_per_second = (step - window.start_steps) / elapsed
@@ -312,4 +360,4 @@ def _log_window(
         steps_per_s=f"{steps_per_second:,.0f}",
         refresh=False,
     )
-    return reward_per_trial
+    return reward_per_trial, steps_per_second

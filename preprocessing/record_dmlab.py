@@ -535,7 +535,6 @@ def record(
                     num_images=count,
                     width=width,
                     height=height,
-                    fps=60,
                     minimal_ui=minimal_ui,
                     level=dmlab.HarlowLevelSettings(),
                 )

@@ -55,7 +55,6 @@ class RecordedEpisodeReplay:
             num_images=24,
             width=int(episodes["width"]),
             height=int(episodes["height"]),
-            fps=60,
             minimal_ui=episode["minimal_ui"],
             level=HarlowLevelSettings(),
         )

@@ -24,10 +24,12 @@ from harlow.psychlab.dmlab import (
 )
 from harlow.psychlab.dmlab_workers import DmlabWorkerError, WorkerPool
 from harlow.psychlab.observations import IdsObserver
+from harlow.psychlab.protocol import FIXATION_SIZE, TARGET_SIZE, ProtocolConfig
 from harlow.psychlab.saccade import SaccadeWrapper
+from harlow.psychlab.simulator import BatchedHarlowSimulator
 
 LOOK_TO_IMAGE = 163  # look units from the screen centre to an image centre (0.25 screen)
-SHORT_EPISODE = HarlowLevelSettings(trials_per_episode=2)
+SHORT_EPISODE = HarlowLevelSettings(ProtocolConfig(trials_per_episode=2))
 
 
 @pytest.fixture
@@ -168,7 +170,8 @@ def test_each_trial_reads_fixation_plus_choice_reward(fake_lab):
 
 
 def test_lab_gets_level_script_and_config_strings(fake_lab):
-    env = _env(2, count=5, width=96, height=72, fps=30, minimal_ui=True)
+    level = HarlowLevelSettings(ProtocolConfig(fps=30))
+    env = _env(2, count=5, width=96, height=72, minimal_ui=True, level=level)
     try:
         assert len(fake_lab.INSTANCES) == 2
         lab = fake_lab.INSTANCES[0]
@@ -244,7 +247,7 @@ def test_bad_images_are_rejected_before_any_lab_exists(fake_lab, tmp_path, image
         ({"height": 30}, "height must be a positive multiple of 4"),
         ({"num_workers": 3}, "num_workers"),
         ({"action_repeat": 0}, "action_repeat"),
-        ({"split": "test"}, "split"),
+        ({"split": "test"}, r"split must be one of \('train', 'heldout'\), got 'test'"),
         ({"renderer": "gpu"}, "renderer"),
     ],
 )
@@ -256,11 +259,97 @@ def test_bad_arguments_are_rejected(fake_lab, tmp_path, kwargs, message):
 
 def test_level_settings_are_validated():
     with pytest.raises(ValueError, match="even"):
-        HarlowLevelSettings(trials_per_episode=5)
-    with pytest.raises(ValueError, match="integer"):
-        HarlowLevelSettings(correct_reward=2.5)
-    with pytest.raises(ValueError, match="image_size"):
-        HarlowLevelSettings(image_size=0.6)
+        HarlowLevelSettings(ProtocolConfig(trials_per_episode=5))
+    with pytest.raises(ValueError, match="correct_reward must be an integer"):
+        HarlowLevelSettings(ProtocolConfig(correct_reward=2.5))
+    with pytest.raises(ValueError, match="episodes_per_reset"):
+        HarlowLevelSettings(episodes_per_reset=0)
+    with pytest.raises(ValueError, match="ProtocolConfig"):
+        HarlowLevelSettings({"trials_per_episode": 2})
+
+
+def _played_protocol(config: dict[str, str]) -> dict:
+    """The protocol a Lab config makes the level play, in ``ProtocolConfig``'s terms."""
+    assert config["timeToFixateCross"] == config["timeToFixateTarget"]
+    return {
+        "trials_per_episode": int(config["trialsPerEpisodeCap"]),
+        "hold_frames": int(config["timeToFixateCross"]),
+        "inter_trial_frames": int(config["fastInterTrialInterval"]),
+        "fixation_reward": float(config["fixationReward"]),
+        "correct_reward": float(config["correctReward"]),
+        "incorrect_reward": float(config["incorrectReward"]),
+        "episode_length_seconds": float(config["episodeLengthSeconds"]),
+        "fps": int(config["fps"]),
+        "target_size": float(config["targetSize"]),
+        "fixation_size": float(config["fixationSize"]),
+    }
+
+
+def _simulated_protocol(simulator: BatchedHarlowSimulator) -> dict:
+    config = simulator.config
+    return {
+        "trials_per_episode": config.trials_per_episode,
+        "hold_frames": config.hold_frames,
+        "inter_trial_frames": config.inter_trial_frames,
+        "fixation_reward": config.fixation_reward,
+        "correct_reward": config.correct_reward,
+        "incorrect_reward": config.incorrect_reward,
+        "episode_length_seconds": config.episode_length_seconds,
+        "fps": config.fps,
+        "target_size": TARGET_SIZE,
+        "fixation_size": FIXATION_SIZE,
+    }
+
+
+@pytest.mark.parametrize(
+    "protocol_kwargs",
+    [
+        {},
+        {
+            "trials_per_episode": 4,
+            "hold_frames": 3,
+            "inter_trial_frames": 7,
+            "fixation_reward": 2.0,
+            "correct_reward": 10.0,
+            "incorrect_reward": -3.0,
+            "episode_length_seconds": 12.5,
+            "fps": 30,
+        },
+    ],
+)
+def test_the_lab_plays_the_simulators_protocol(fake_lab, protocol_kwargs):
+    """The settings the adapter hands the level are the protocol the simulator plays."""
+    simulator = BatchedHarlowSimulator(1, _images(2), [1, 2], **protocol_kwargs)
+    level = HarlowLevelSettings(ProtocolConfig(**protocol_kwargs))
+    env = _env(1, count=3, level=level)
+    try:
+        lab_config = fake_lab.INSTANCES[-1].config
+        assert _played_protocol(lab_config) == _simulated_protocol(simulator)
+    finally:
+        env.close()
+        simulator.close()
+
+
+def test_the_default_protocol_is_the_stock_level(fake_lab):
+    """ProtocolConfig's defaults are harlow_factory.lua's (as the fake copies them), so
+    the default level config changes nothing the stock level would do."""
+    config = HarlowLevelSettings().to_config()
+    stock = fake_lab.FACTORY_DEFAULTS
+    for key, value in config.items():
+        assert float(value) == stock[key], key
+    assert config == {  # the strings the fixtures were recorded with
+        "episodeLengthSeconds": "300.0",
+        "trialsPerEpisodeCap": "6",
+        "timeToFixateCross": "4",
+        "timeToFixateTarget": "4",
+        "fastInterTrialInterval": "5",
+        "fixationReward": "1",
+        "correctReward": "5",
+        "incorrectReward": "-5",
+        "targetSize": "0.4",
+        "fixationSize": "0.1",
+        "episodesPerReset": "1",
+    }
 
 
 def test_config_keys_are_the_ones_the_level_script_reads(fake_lab, tmp_path):
@@ -269,7 +358,6 @@ def test_config_keys_are_the_ones_the_level_script_reads(fake_lab, tmp_path):
         num_images=4,
         width=84,
         height=84,
-        fps=60,
         minimal_ui=False,
         level=HarlowLevelSettings(),
     )
@@ -311,7 +399,7 @@ def test_each_env_draws_its_own_reproducible_seeds(fake_lab):
 
 def test_auto_reset_after_timeout(fake_lab):
     # 0.1 s at 60 fps is 6 frames: the reset's no-op frame and 5 steps.
-    env = _env(2, level=HarlowLevelSettings(episode_length_seconds=0.1))
+    env = _env(2, level=HarlowLevelSettings(ProtocolConfig(episode_length_seconds=0.1)))
     try:
         env.reset()
         zeros = np.zeros((2, 7), np.int64)
@@ -514,7 +602,7 @@ def test_episodes_start_in_place_until_the_lab_resets(fake_lab):
     """episodes_per_reset=3: two episodes start in place (a new pair, no reset), the
     third ends the Lab's episode; every trial still reads fixation +1 plus choice +-5."""
     num_envs = 2
-    level = HarlowLevelSettings(trials_per_episode=2, episodes_per_reset=3)
+    level = HarlowLevelSettings(ProtocolConfig(trials_per_episode=2), episodes_per_reset=3)
     env = DmlabHarlowEnv(num_envs, _images(6), list(range(1, 7)), seed=3, level=level)
     wrapper = SaccadeWrapper(env, IdsObserver(num_envs))
     try:

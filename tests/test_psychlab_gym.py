@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 from harlow.psychlab.gym_env import ENV_ID, HarlowGymEnv
 from harlow.psychlab.protocol import SCREEN_IMAGES
+from harlow.psychlab.screen_env import ACTION_MAX, ACTION_MIN, DEGREES_PER_LOOK_UNIT, LOOK_YAW
 
 
 def make_images(count: int = 4) -> np.ndarray:
@@ -36,6 +37,9 @@ def test_registered_id_builds_the_environment():
     low, high = env.action_space.low, env.action_space.high
     assert low.tolist() == [-512, -512, -1, -1, 0, 0, 0]
     assert high.tolist() == [512, 512, 1, 1, 1, 1, 1]
+    # The bounds every ScreenEnv checks actions against (screen_env.validate_actions).
+    np.testing.assert_array_equal(low, ACTION_MIN)
+    np.testing.assert_array_equal(high, ACTION_MAX)
     env.close()
 
 
@@ -49,7 +53,8 @@ def test_render_returns_the_current_frame():
 
 def _look(yaw_degrees: float) -> np.ndarray:
     action = np.zeros(7, dtype=np.int32)
-    action[0] = int(np.clip(round(yaw_degrees / 0.1056), -512, 512))
+    units = round(yaw_degrees / DEGREES_PER_LOOK_UNIT)
+    action[LOOK_YAW] = np.clip(units, ACTION_MIN[LOOK_YAW], ACTION_MAX[LOOK_YAW])
     return action
 
 

@@ -24,8 +24,8 @@ from harlow.psychlab.protocol import (
     fixation_image,
     level_pointer,
 )
+from harlow.psychlab.screen_env import DEGREES_PER_LOOK_UNIT
 from harlow.psychlab.simulator import (
-    DEFAULT_DEGREES_PER_LOOK_UNIT,
     BatchedHarlowSimulator,
     EpisodeSetup,
 )
@@ -220,7 +220,7 @@ def test_replay_of_recorded_episode_matches_the_real_level(name, episode):
     sides = [trial["correctResponse"] - 1 for trial in episode["trials"]]
     while len(sides) < 6:  # trials the recording never reached: any balanced completion
         sides.append(0 if sides.count(0) < 3 else 1)
-    first_yaw = float(data["rot"][rows[0], 1]) + actions[0, 0] * DEFAULT_DEGREES_PER_LOOK_UNIT
+    first_yaw = float(data["rot"][rows[0], 1]) + actions[0, 0] * DEGREES_PER_LOOK_UNIT
     images = np.zeros((24, 256, 256, 3), dtype=np.uint8)
     simulator = BatchedHarlowSimulator(1, images, range(1, 25), width=32, height=32)
     setup = EpisodeSetup(

@@ -6,6 +6,7 @@ import pytest
 from harlow.datasets import default_dataset_path, load_dataset
 from harlow.psychlab.observations import IdsObserver, PatchesObserver, PixelsObserver
 from harlow.psychlab.saccade import LEFT, RIGHT, SaccadeWrapper, look_units
+from harlow.psychlab.screen_env import DEGREES_PER_LOOK_UNIT
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
 
@@ -150,7 +151,7 @@ def test_pixels_observer_keeps_the_chosen_half_for_one_episode(side, kept):
 
 def test_look_units_and_choice_validation(faces):
     assert look_units(0.0, 42.0) == 0
-    assert look_units(42.0, 42.0) == round(45.0 / 0.1055)
+    assert look_units(42.0, 42.0) == round(45.0 / DEGREES_PER_LOOK_UNIT) == 426
     assert look_units(-1e6, 42.0) == -512
     sim = BatchedHarlowSimulator(2, faces.images, faces.ids("train"))
     wrapper = SaccadeWrapper(sim, IdsObserver(2))

@@ -17,9 +17,9 @@ from harlow.psychlab.protocol import (
     SCREEN_FIXATION,
     SCREEN_IMAGES,
 )
+from harlow.psychlab.screen_env import DEGREES_PER_LOOK_UNIT, LOOK_PITCH, LOOK_YAW
 from harlow.psychlab.simulator import (
     ANGLE_QUANTUM_DEG,
-    DEFAULT_DEGREES_PER_LOOK_UNIT,
     LOW_SETTLE_SHARE,
     SETTLE_HIGH,
     SETTLE_LOW,
@@ -52,8 +52,8 @@ def look_at(info: dict[str, np.ndarray], target: tuple[float, float]) -> np.ndar
     pitch_target = np.degrees(np.arctan(height * np.cos(np.radians(yaw_target))))
     pitch_now = info["pitch"] - render.SCREEN_CENTRE_ELEVATION_DEG
     actions = zero_actions(len(info["yaw"]))
-    actions[:, 0] = np.rint((yaw_target - info["yaw"]) / DEFAULT_DEGREES_PER_LOOK_UNIT)
-    actions[:, 1] = np.rint((pitch_target - pitch_now) / DEFAULT_DEGREES_PER_LOOK_UNIT)
+    actions[:, 0] = np.rint((yaw_target - info["yaw"]) / DEGREES_PER_LOOK_UNIT)
+    actions[:, 1] = np.rint((pitch_target - pitch_now) / DEGREES_PER_LOOK_UNIT)
     return np.clip(actions, -512, 512)
 
 
@@ -135,9 +135,9 @@ def test_look_actions_turn_the_view_by_quantised_look_units(images):
     actions[0, :2] = (40, -10)
     for step in range(1, 6):
         _, _, _, info = simulator.step(actions)
-        assert info["yaw"][0] == pytest.approx(40 * step * DEFAULT_DEGREES_PER_LOOK_UNIT, abs=0.01)
+        assert info["yaw"][0] == pytest.approx(40 * step * DEGREES_PER_LOOK_UNIT, abs=0.01)
         pitch = info["pitch"][0] - render.SCREEN_CENTRE_ELEVATION_DEG
-        assert pitch == pytest.approx(-10 * step * DEFAULT_DEGREES_PER_LOOK_UNIT, abs=0.01)
+        assert pitch == pytest.approx(-10 * step * DEGREES_PER_LOOK_UNIT, abs=0.01)
         assert info["yaw"][0] / ANGLE_QUANTUM_DEG == pytest.approx(
             round(info["yaw"][0] / ANGLE_QUANTUM_DEG), abs=1e-3
         )
@@ -145,6 +145,30 @@ def test_look_actions_turn_the_view_by_quantised_look_units(images):
     for _ in range(40):
         _, _, _, info = simulator.step(actions)
     assert info["pitch"][0] - render.SCREEN_CENTRE_ELEVATION_DEG == pytest.approx(-87.89, abs=0.01)
+
+
+def test_degrees_per_look_unit_is_the_calibration_recordings_turn():
+    """Each calibration sequence holds one look action for 15 steps (5..40 units, yaw or
+    pitch): the recorded turn is DEGREES_PER_LOOK_UNIT per unit, to within one angle
+    quantum over the whole sequence (0.1055, the README's rounding, misses by up to 11)."""
+    if not FIXTURES.is_dir():
+        pytest.skip(f"fixtures not found at {FIXTURES} (CI clones shared/ beside the repo)")
+    with np.load(FIXTURES / "calib_84.npz") as recording:
+        actions, rot, episode = recording["actions"], recording["rot"], recording["episode"]
+    misses = []
+    for number in np.unique(episode):
+        rows = np.flatnonzero(episode == number)
+        # Action column, rot column (pitch, yaw, roll), sign: +1 yaw unit lowers the yaw.
+        for axis, column, sign in ((LOOK_YAW, 1, -1.0), (LOOK_PITCH, 0, 1.0)):
+            moving = np.flatnonzero(actions[rows, axis])
+            if not len(moving):
+                continue
+            units = int(actions[rows[moving], axis].sum())
+            before, after = rot[rows[moving[0] - 1], column], rot[rows[moving[-1]], column]
+            turned = sign * ((after - before + 180.0) % 360.0 - 180.0)
+            misses.append(abs(turned - units * DEGREES_PER_LOOK_UNIT) / ANGLE_QUANTUM_DEG)
+    assert len(misses) == 36
+    assert max(misses) <= 1.0
 
 
 def test_expert_finishes_episodes_with_the_optimal_return_and_auto_resets(images):
@@ -277,7 +301,7 @@ def test_first_frames_put_the_cross_where_the_recorded_episode_starts_show_it(im
     for episode in np.unique(data["episode"]):
         rows = np.flatnonzero(data["episode"] == episode)[:10]
         actions = data["actions"][rows].astype(np.int32)
-        first_yaw = float(data["rot"][rows[0], 1]) + actions[0, 0] * DEFAULT_DEGREES_PER_LOOK_UNIT
+        first_yaw = float(data["rot"][rows[0], 1]) + actions[0, 0] * DEGREES_PER_LOOK_UNIT
         settle = SETTLE_LOW if episode in LOW_SETTLE_STARTS.get(name, ()) else SETTLE_HIGH
         simulator = BatchedHarlowSimulator(1, images, [1, 2], width=width, height=width)
         simulator.reset([EpisodeSetup(1, 2, (0, 1, 0, 1, 0, 1), 90.0 - first_yaw, 0.0, settle)])

@@ -10,6 +10,13 @@ import pytest
 from absl import flags
 from ml_collections import config_flags
 
+from harlow.run_progress import (
+    PROGRESS_FILE,
+    RunProgress,
+    progress_path,
+    read_progress,
+    write_progress,
+)
 from harlow.seeds import config_override_args, parse_seeds, thread_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,6 +92,125 @@ def test_thread_env_shares_the_cores(monkeypatch):
     assert env["OMP_NUM_THREADS"] == "3"  # the user's own setting wins
     assert thread_env(cores=2, parallel=4)["TF_NUM_INTRAOP_THREADS"] == "1"
     assert "TF_NUM_INTRAOP_THREADS" not in thread_env(cores=8, parallel=1)
+
+
+def test_progress_file_round_trips_and_bad_files_read_as_none(tmp_path):
+    progress = RunProgress(
+        pid=42,
+        env_steps=250,
+        total_env_steps=1000,
+        episodes=7,
+        reward_per_trial=None,
+        steps_per_second=123.5,
+    )
+    assert read_progress(tmp_path) is None  # missing
+    write_progress(tmp_path, progress)
+    assert read_progress(tmp_path) == progress
+    assert read_progress(tmp_path).fraction == 0.25
+    assert [p.name for p in tmp_path.iterdir()] == [PROGRESS_FILE]
+    record = json.loads(progress_path(tmp_path).read_text())
+    assert record == {
+        "pid": 42,
+        "env_steps": 250,
+        "total_env_steps": 1000,
+        "episodes": 7,
+        "reward_per_trial": None,
+        "steps_per_second": 123.5,
+    }
+    whole = progress_path(tmp_path).read_text()
+    for bad in (whole[: len(whole) // 2], "", "[1, 2]", '{"pid": 42}', "\xff\xfe"):
+        progress_path(tmp_path).write_text(bad, errors="surrogateescape")
+        assert read_progress(tmp_path) is None, bad
+    write_progress(tmp_path, RunProgress(1, 10, 10, 1, float("nan"), float("inf")))
+    record = json.loads(progress_path(tmp_path).read_text())  # strict JSON: no NaN
+    assert record["reward_per_trial"] is None and record["steps_per_second"] is None
+
+
+# Stands in for ``python -m harlow.train`` under the sweep: writes its seed's progress
+# file in stages, each after the sweep's progress bar has shown the previous one (the
+# bar's texts go to SHOWN), and checks what the bar showed meanwhile.
+_FAKE_TRAINER = """
+import os, sys, time
+from pathlib import Path
+from harlow.run_progress import RunProgress, progress_path, write_progress
+
+workdir = Path(next(a for a in sys.argv if a.startswith("--workdir="))[len("--workdir="):])
+shown_file = Path(os.environ["SHOWN"])
+
+def shown():
+    return shown_file.read_text().splitlines() if shown_file.exists() else []
+
+def wait_for(condition):
+    deadline = time.monotonic() + 60
+    while not condition(shown()):
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out; shown: {shown()}")
+        time.sleep(0.01)
+
+def polls_after(count):  # the sweep looked at the file twice more
+    wait_for(lambda texts: len(texts) >= count + 2)
+
+def record(steps):
+    return RunProgress(os.getpid(), steps, 1000, steps // 100, 0.5, 99.0)
+
+wait_for(lambda texts: "seed 0: starting" in texts)  # the earlier run's file is not ours
+progress_path(workdir).write_text('{"pid": %d, "env_steps": 5' % os.getpid())  # partial
+polls_after(len(shown()))
+write_progress(workdir, record(250))
+wait_for(lambda texts: "seed 0: 25%" in texts)
+progress_path(workdir).unlink()  # missing: the last record stays shown
+polls_after(len(shown()))
+write_progress(workdir, record(1000))
+wait_for(lambda texts: "seed 0: 100%" in texts)
+"""
+
+# Runs the sweep's own training loop on the fake trainer, in a process of its own
+# (harlow.sweep defines absl flags that other test modules define too).
+_SWEEP_LOOP = """
+import json, sys
+from pathlib import Path
+from harlow import sweep
+
+class Recorder:
+    def __init__(self, bar):
+        self.file = Path(sys.argv[2])
+    def show(self, text):
+        with self.file.open("a") as f:
+            f.write(text + "\\n")
+
+sweep.sys.executable = sys.argv[3]
+sweep.PostfixUpdater = Recorder
+sweep._POLL_SECONDS = 0.02
+codes = sweep.train_seeds([0], Path(sys.argv[1]), [], parallel=1, show_progress=False)
+print(json.dumps(codes))
+"""
+
+
+def test_sweep_progress_follows_the_progress_file(tmp_path):
+    workdir, shown = tmp_path / "sweep", tmp_path / "shown.txt"
+    run_dir = workdir / "seed_0"
+    run_dir.mkdir(parents=True)
+    # An earlier run's record (another process): not this child's progress.
+    write_progress(run_dir, RunProgress(1, 900, 1000, 9, 0.5, 99.0))
+    trainer = tmp_path / "fake_trainer.py"
+    trainer.write_text(_FAKE_TRAINER)
+    python = tmp_path / "python"  # what the sweep runs as ``sys.executable -m harlow.train``
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{trainer}" "$@"\n')
+    python.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-c", _SWEEP_LOOP, str(workdir), str(shown), str(python)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SHOWN": str(shown), "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    log = (run_dir / "train.log").read_text()
+    assert json.loads(result.stdout.splitlines()[-1]) == {"0": 0}, log
+    texts = [text for text in shown.read_text().splitlines() if text]  # "": none running
+    changes = [text for i, text in enumerate(texts) if i == 0 or text != texts[i - 1]]
+    assert changes == ["seed 0: starting", "seed 0: 25%", "seed 0: 100%"]
 
 
 def _sweep(workdir: Path, *args: str) -> subprocess.CompletedProcess:

@@ -2,6 +2,7 @@
 
 import glob
 import json
+import os
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import tensorflow as tf
 from harlow import trainer
 from harlow.checkpointing import all_checkpoints, load_config
 from harlow.rollout import Actor
+from harlow.run_progress import read_progress
 
 
 def _scalar_steps(workdir, tag):
@@ -139,3 +141,37 @@ def test_resume_accepts_fields_added_to_the_configs_since_the_run_started(
     assert trainer.train(tiny_two_step_config, tmp_path, show_progress=False).env_steps == 400
     assert "changed config.env.switch_prob (absent) -> 0.025" in caplog.text
     assert load_config(tmp_path).env.switch_prob == 0.025
+
+
+def test_each_logging_window_rewrites_the_progress_file(
+    tmp_path, tiny_two_step_config, monkeypatch
+):
+    written = []
+    write = trainer.write_progress
+
+    def spy(workdir, progress):
+        written.append(progress)
+        write(workdir, progress)
+
+    monkeypatch.setattr(trainer, "write_progress", spy)
+    result = trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert [p.env_steps for p in written] == [40, 80, 120, 160, 200]  # every 2 updates
+    assert {(p.pid, p.total_env_steps) for p in written} == {(os.getpid(), 200)}
+    assert all(p.steps_per_second > 0 for p in written)
+    last = read_progress(tmp_path)
+    assert last == written[-1]
+    assert last.episodes == result.episodes and last.fraction == 1.0
+    assert 0.0 <= last.reward_per_trial <= 1.0
+
+
+def test_a_progress_file_that_cannot_be_written_only_warns(
+    tmp_path, tiny_two_step_config, monkeypatch, caplog
+):
+    def full_disk(workdir, progress):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(trainer, "write_progress", full_disk)
+    result = trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    assert result.env_steps == 200
+    warnings = [r for r in caplog.records if "progress.json" in r.getMessage()]
+    assert len(warnings) == 1 and "No space left on device" in warnings[0].getMessage()

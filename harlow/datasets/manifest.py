@@ -38,8 +38,8 @@ MANIFEST_FILE = "manifest.json"
 MAX_MANIFEST_BYTES = 64 * 2**20
 FORMAT = "harlow-image-dataset"
 FORMAT_VERSION = 1
-IMAGE_SIZE = 256
-SPLITS = ("train", "heldout")
+IMAGE_SIZE = 256  # side of every dataset image (DeepMind Lab aborts on another size)
+SPLITS = ("train", "heldout")  # the one list of split names: environments and checks import it
 MIN_IMAGES_PER_SPLIT = 2
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

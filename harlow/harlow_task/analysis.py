@@ -14,9 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
-FIXATION_REWARD = 1.0
-CHOICE_REWARD = 5.0
-TRIALS = 6
+from harlow.psychlab.protocol import ProtocolConfig
+
+# The measures are those of the stock level (``ProtocolConfig``'s defaults).
+_STOCK_LEVEL = ProtocolConfig()
+FIXATION_REWARD = _STOCK_LEVEL.fixation_reward
+CHOICE_REWARD = _STOCK_LEVEL.correct_reward  # a wrong choice: incorrect_reward, -5
+TRIALS = _STOCK_LEVEL.trials_per_episode
 OPTIMAL_EPISODE_REWARD = TRIALS * FIXATION_REWARD + (TRIALS - 1) * CHOICE_REWARD  # 31
 RANDOM_EPISODE_REWARD = TRIALS * FIXATION_REWARD  # 6: choices average to 0
 CONFIDENCE = 0.95

@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 
 from harlow.datasets import default_dataset_path, load_dataset
+from harlow.datasets.manifest import SPLITS
 from harlow.psychlab.dmlab import (
     DmlabHarlowEnv,
     HarlowLevelSettings,
@@ -36,8 +37,6 @@ from harlow.psychlab.saccade import SaccadeWrapper
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
 BACKENDS = ("simulator", "dmlab")
-SPLITS = ("train", "heldout")
-TRIALS_PER_EPISODE = 6
 _WORKER_DEATH_HINT = "Its traceback, if any, is on the worker's stderr."
 
 

@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from harlow.atomic_io import atomic_output  # noqa: E402
+from harlow.harlow_task.analysis import TRIALS  # noqa: E402
 
-TRIAL_TICKS = list(range(1, 7))
+TRIAL_TICKS = list(range(1, TRIALS + 1))
 
 
 def _style(axes: plt.Axes, title: str) -> None:

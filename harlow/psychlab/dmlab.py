@@ -45,7 +45,7 @@ import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -53,19 +53,18 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from harlow.datasets.manifest import IMAGE_SIZE, SPLITS
 from harlow.psychlab.dmlab_workers import WorkerPool
+from harlow.psychlab.protocol import FIXATION_SIZE, TARGET_SIZE, ProtocolConfig
 from harlow.psychlab.screen_env import ACTION_SIZE, validate_actions
 
 LEVEL_SCRIPT = Path(__file__).resolve().parent / "levels" / "harlow_custom.lua"
-IMAGE_SIZE = 256
-SPLITS = ("train", "heldout")
 RENDERERS = ("software", "hardware")
 OBSERVATION = "RGB_INTERLEAVED"
 TRIAL_EVENT = "xdata:psychlab"
 IMAGE_PAIR_EVENT = "harlow:image_pair"
 EPISODE_END_EVENT = "harlow:episode_end"
 MAX_SEED = 2**31 - 1  # the Python module passes seeds to the engine as a C int
-# DeepMind Lab's action bounds: look yaw, look pitch, strafe, move, fire, jump, crouch.
 
 INSTALL_HINT = (
     "DeepMind Lab is not on PyPI: build it from source with Bazel "
@@ -137,64 +136,52 @@ def _process_alive(pid: int) -> bool:
 
 @dataclass(frozen=True)
 class HarlowLevelSettings:
-    """Keyword arguments of the Psychlab Harlow factory; defaults are the stock level's."""
+    """What the level is given besides the images and the frame size.
 
-    episode_length_seconds: float = 300.0
-    trials_per_episode: int = 6
-    fixation_hold_frames: int = 4
-    choice_hold_frames: int = 4
-    inter_trial_interval_frames: int = 5
-    fixation_reward: int = 1
-    correct_reward: int = 5
-    incorrect_reward: int = -5
-    image_size: float = 0.4
-    fixation_size: float = 0.1
+    ``protocol`` is the trial protocol, defined once for the simulator and this adapter
+    (``harlow.psychlab.protocol.ProtocolConfig``; its defaults are the stock level's):
+    trials per episode, hold and inter-trial frames, rewards, episode length and the
+    engine's frame rate. The image and fixation widget sizes are the protocol's
+    ``TARGET_SIZE`` and ``FIXATION_SIZE``. Its ``pointer_*`` fields correct only the
+    simulator's gaze and do not reach the level.
+    """
+
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     # Episodes played before the Lab really resets (harlow_custom.lua: each reset
     # reloads the map; the others start in place, the view where it was).
     episodes_per_reset: int = 1
 
     def __post_init__(self) -> None:
-        if not self.episode_length_seconds > 0:
+        if not isinstance(self.protocol, ProtocolConfig):
             raise ValueError(
-                f"episode_length_seconds must be > 0, got {self.episode_length_seconds}"
+                f"protocol must be a ProtocolConfig, got {type(self.protocol).__name__}"
             )
-        # The factory puts the rewarded image left in half of the trials.
-        if self.trials_per_episode < 2 or self.trials_per_episode % 2:
-            raise ValueError(
-                f"trials_per_episode must be even and >= 2, got {self.trials_per_episode}"
-            )
-        for name in (
-            "fixation_hold_frames",
-            "choice_hold_frames",
-            "inter_trial_interval_frames",
-            "episodes_per_reset",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.episodes_per_reset < 1:
+            raise ValueError(f"episodes_per_reset must be >= 1, got {self.episodes_per_reset}")
         # Psychlab floors fractional rewards: only integers are exact.
         for name in ("fixation_reward", "correct_reward", "incorrect_reward"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
-        # Images are centred at x = 0.25 and 0.75: larger ones would overlap.
-        if not 0 < self.image_size <= 0.5:
-            raise ValueError(f"image_size must be in (0, 0.5], got {self.image_size}")
-        if not 0 < self.fixation_size <= 1:
-            raise ValueError(f"fixation_size must be in (0, 1], got {self.fixation_size}")
+            value = getattr(self.protocol, name)
+            if not float(value).is_integer():
+                raise ValueError(
+                    f"{name} must be an integer on DeepMind Lab (Psychlab floors rewards), "
+                    f"got {value!r}"
+                )
 
     def to_config(self) -> dict[str, str]:
-        """The settings as Lab config strings, keyed as harlow_custom.lua reads them."""
+        """The settings as Lab config strings, keyed as harlow_custom.lua reads them (the
+        frame rate is the engine's ``fps``, which ``harlow_lab_config`` sets)."""
+        protocol = self.protocol
         values = {
-            "episodeLengthSeconds": self.episode_length_seconds,
-            "trialsPerEpisodeCap": self.trials_per_episode,
-            "timeToFixateCross": self.fixation_hold_frames,
-            "timeToFixateTarget": self.choice_hold_frames,
-            "fastInterTrialInterval": self.inter_trial_interval_frames,
-            "fixationReward": self.fixation_reward,
-            "correctReward": self.correct_reward,
-            "incorrectReward": self.incorrect_reward,
-            "targetSize": self.image_size,
-            "fixationSize": self.fixation_size,
+            "episodeLengthSeconds": protocol.episode_length_seconds,
+            "trialsPerEpisodeCap": protocol.trials_per_episode,
+            "timeToFixateCross": protocol.hold_frames,
+            "timeToFixateTarget": protocol.hold_frames,
+            "fastInterTrialInterval": protocol.inter_trial_frames,
+            "fixationReward": int(protocol.fixation_reward),
+            "correctReward": int(protocol.correct_reward),
+            "incorrectReward": int(protocol.incorrect_reward),
+            "targetSize": TARGET_SIZE,
+            "fixationSize": FIXATION_SIZE,
             "episodesPerReset": self.episodes_per_reset,
         }
         return {key: str(value) for key, value in values.items()}
@@ -206,26 +193,24 @@ def harlow_lab_config(
     num_images: int,
     width: int,
     height: int,
-    fps: int,
     minimal_ui: bool,
     level: HarlowLevelSettings,
 ) -> dict[str, str]:
     """The Lab config (all values strings) for harlow_custom.lua on a numbered image folder.
 
     The factory draws ids from 1..trainBatch whatever isTrain says, so trainBatch is
-    the number of images in the folder and testBatch is 0.
+    the number of images in the folder and testBatch is 0. The engine runs at the
+    protocol's ``fps`` (``level.protocol``).
     """
     for name, value in (("width", width), ("height", height)):
         if value < 4 or value % 4:
             raise ValueError(f"{name} must be a positive multiple of 4 (DeepMind Lab), got {value}")
-    if fps < 1:
-        raise ValueError(f"fps must be >= 1, got {fps}")
     if num_images < 2:
         raise ValueError(f"the level needs at least 2 images, got {num_images}")
     return {
         "width": str(width),
         "height": str(height),
-        "fps": str(fps),
+        "fps": str(level.protocol.fps),
         "minimalUI": "true" if minimal_ui else "false",
         "datasetPath": str(dataset_dir),
         "trainBatch": str(num_images),
@@ -414,12 +399,13 @@ class DmlabHarlowEnv:
     """``num_envs`` DeepMind Lab Harlow environments in lockstep (see the module docstring).
 
     ``images`` [K, 256, 256, 3] uint8 are the images of one split (``split`` names it:
-    'train' or 'heldout'), ``image_ids`` their ids in the dataset. ``seed`` is the run's
-    seed and ``first_env`` the global index of the first Lab in the run (see the module
-    docstring). ``num_workers=0``
-    runs every Lab in this process, unless this process has imported TensorFlow
-    (next to which DeepMind Lab's renderer crashes): then they run in one worker
-    process. Otherwise the Labs are spread over ``num_workers`` worker processes.
+    one of ``harlow.datasets.manifest.SPLITS``), ``image_ids`` their ids in the dataset.
+    ``seed`` is the run's seed and ``first_env`` the global index of the first Lab in the
+    run (see the module docstring). ``level`` holds the trial protocol (the simulator's,
+    frame rate included) and episodes per reset; the stock level by default.
+    ``num_workers=0`` runs every Lab in this process, unless this process has imported
+    TensorFlow (next to which DeepMind Lab's renderer crashes): then they run in one
+    worker process. Otherwise the Labs are spread over ``num_workers`` worker processes.
     """
 
     def __init__(
@@ -431,7 +417,6 @@ class DmlabHarlowEnv:
         split: str = "train",
         width: int = 84,
         height: int = 84,
-        fps: int = 60,
         seed: int = 0,
         first_env: int = 0,
         action_repeat: int = 1,
@@ -473,7 +458,6 @@ class DmlabHarlowEnv:
                 num_images=len(images),
                 width=width,
                 height=height,
-                fps=fps,
                 minimal_ui=minimal_ui,
                 level=level or HarlowLevelSettings(),
             )

@@ -4,8 +4,9 @@
     env = gymnasium.make("harlow/PsychlabHarlow-v0", images=images, image_ids=range(1, 25))
 
 Observation: the RGB frame, ``Box(0, 255, (H, W, 3), uint8)``. Action: DeepMind Lab's own action
-vector, ``Box`` of 7 int32 with DeepMind Lab's bounds (look left/right and down/up in [-512, 512],
-strafe and move in [-1, 1], fire, jump and crouch in [0, 1]; only the two look components act).
+vector, ``Box`` of 7 int32 with DeepMind Lab's bounds (``screen_env.ACTION_MIN`` and ``ACTION_MAX``:
+look left/right and down/up in [-512, 512], strafe and move in [-1, 1], fire, jump and crouch in
+[0, 1]; only the two look components act).
 A Box keeps the numbers and signs an agent would send to DeepMind Lab itself; a MultiDiscrete
 would need offset values (0..1024) for the same thing.
 
@@ -23,19 +24,17 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from harlow.psychlab.protocol import DONE_TIME_LIMIT, DONE_TRIALS_COMPLETE
-from harlow.psychlab.screen_env import ACTION_SIZE
-from harlow.psychlab.simulator import BatchedHarlowSimulator
+from harlow.psychlab.protocol import DONE_TIME_LIMIT, DONE_TRIALS_COMPLETE, ProtocolConfig
+from harlow.psychlab.screen_env import ACTION_MAX, ACTION_MIN, ACTION_SIZE
+from harlow.psychlab.simulator import SPAWN_YAW_RANGE_DEG, BatchedHarlowSimulator
 
 ENV_ID = "harlow/PsychlabHarlow-v0"
-ACTION_LOW = np.array([-512, -512, -1, -1, 0, 0, 0], dtype=np.int32)
-ACTION_HIGH = np.array([512, 512, 1, 1, 1, 1, 1], dtype=np.int32)
 
 
 class HarlowGymEnv(gymnasium.Env):
     """One Harlow environment of the built-in simulator (see the module docstring)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 60}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": ProtocolConfig().fps}
 
     def __init__(
         self,
@@ -43,7 +42,7 @@ class HarlowGymEnv(gymnasium.Env):
         image_ids: Sequence[int] | np.ndarray,
         width: int = 84,
         height: int = 84,
-        spawn_yaw_range_deg: float = 22.5,
+        spawn_yaw_range_deg: float = SPAWN_YAW_RANGE_DEG,
         render_mode: str | None = None,
         **protocol_kwargs: Any,
     ) -> None:
@@ -62,7 +61,9 @@ class HarlowGymEnv(gymnasium.Env):
         )
         self._simulator = self._make_simulator(0)  # validates the arguments now
         self.observation_space = spaces.Box(0, 255, (height, width, 3), dtype=np.uint8)
-        self.action_space = spaces.Box(ACTION_LOW, ACTION_HIGH, (ACTION_SIZE,), dtype=np.int32)
+        self.action_space = spaces.Box(
+            ACTION_MIN.astype(np.int32), ACTION_MAX.astype(np.int32), (ACTION_SIZE,), np.int32
+        )
         self._frame: np.ndarray | None = None
         self._needs_reset = True
 

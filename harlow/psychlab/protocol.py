@@ -81,7 +81,15 @@ def fixation_image() -> np.ndarray:
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """Level parameters; defaults are those of the Psychlab Harlow level (60 fps)."""
+    """Level parameters; defaults are those of the Psychlab Harlow level (60 fps).
+
+    The one definition of them: the simulator plays these, and the DeepMind Lab adapter
+    passes the same to the level (``dmlab.HarlowLevelSettings``: ``hold_frames`` is both
+    ``timeToFixateCross`` and ``timeToFixateTarget``, ``inter_trial_frames`` is
+    ``fastInterTrialInterval``, ``fps`` the engine's frame rate; the widget sizes are
+    ``TARGET_SIZE`` and ``FIXATION_SIZE`` above). The ``pointer_*`` fields only correct the
+    simulator's gaze (``level_pointer``); the level has none.
+    """
 
     trials_per_episode: int = 6
     hold_frames: int = 4

@@ -43,13 +43,20 @@ from typing import Protocol
 
 import numpy as np
 
-from harlow.psychlab.screen_env import ACTION_SIZE, LOOK_PITCH, LOOK_YAW, ScreenEnv
+from harlow.psychlab.protocol import SIDE_LEFT, SIDE_RIGHT
+from harlow.psychlab.screen_env import (
+    ACTION_MAX,
+    ACTION_SIZE,
+    DEGREES_PER_LOOK_UNIT,
+    LOOK_PITCH,
+    LOOK_YAW,
+    ScreenEnv,
+)
 from preprocessing.locate import Detection, locate
 
-LEFT, RIGHT = 0, 1
-DEGREES_PER_LOOK_UNIT = 0.1055  # measured on DeepMind Lab (fixtures README)
+LEFT, RIGHT = SIDE_LEFT, SIDE_RIGHT  # choices, and sides in ``info``: 0 and 1
 IMAGE_OFFSET_DEG = 17.2  # image centres, in yaw from the screen centre
-MAX_LOOK_UNITS = 512
+MAX_LOOK_UNITS = int(ACTION_MAX[LOOK_YAW])  # the same for pitch
 SEARCH_STEP_DEG = 12.0  # turn per frame while the screen's centre is out of view
 # Hold still when the target is closer than this to the gaze: the cross's trigger zone
 # spans +-1.8 degrees, and detections move by half a pixel from frame to frame.

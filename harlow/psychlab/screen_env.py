@@ -9,9 +9,19 @@ import numpy as np
 ACTION_SIZE = 7  # DeepMind Lab: look left/right, look down/up, strafe, move, fire, jump, crouch
 # +yaw unit looks right, +pitch unit looks down (DeepMind Lab convention)
 LOOK_YAW, LOOK_PITCH = 0, 1
-# DeepMind Lab's bounds for each of the 7 action integers.
-ACTION_MIN = np.array([-512, -512, -1, -1, 0, 0, 0])
-ACTION_MAX = np.array([512, 512, 1, 1, 1, 1, 1])
+# DeepMind Lab's bounds for each of the 7 action integers (read-only: shared by every user).
+ACTION_MIN = np.array([-512, -512, -1, -1, 0, 0, 0], dtype=np.intc)
+ACTION_MAX = np.array([512, 512, 1, 1, 1, 1, 1], dtype=np.intc)
+ACTION_MIN.flags.writeable = ACTION_MAX.flags.writeable = False
+# Degrees the view turns per look-action unit, yaw and pitch alike (+1 yaw unit: yaw -0.1056
+# degree; +1 pitch unit: pitch +0.1056). DeepMind Lab turns the view by 0.11 * 60 / 1000
+# degree per unit and millisecond over whole 16 ms frames at 60 fps. The fixtures' calibration
+# recordings (shared/fixtures/dmlab_harlow/calib_84.npz: 15 steps of a constant look of 5 to
+# 40 units) give it: each step turns by whole angle quanta (360/65536 degree), 768 or 769 of
+# them for 40 units, and the totals of 75 to 600 units come to 0.10560..0.10562 degree per
+# unit. The fixtures' README rounds this down to 0.1055, which misses the recorded turn of
+# 600 units by 11 quanta; 0.1056 is within one.
+DEGREES_PER_LOOK_UNIT = 0.1056
 
 
 class ScreenEnv(Protocol):

@@ -15,8 +15,15 @@ import cv2
 import numpy as np
 from absl import app, flags
 
-from harlow.psychlab.screen_env import ACTION_SIZE, LOOK_PITCH, LOOK_YAW
-from harlow.psychlab.simulator import DEFAULT_DEGREES_PER_LOOK_UNIT, BatchedHarlowSimulator
+from harlow.psychlab.screen_env import (
+    ACTION_MAX,
+    ACTION_MIN,
+    ACTION_SIZE,
+    DEGREES_PER_LOOK_UNIT,
+    LOOK_PITCH,
+    LOOK_YAW,
+)
+from harlow.psychlab.simulator import BatchedHarlowSimulator
 
 _NUM_ENVS = flags.DEFINE_integer("num_envs", 64, "Environments stepped in lockstep.")
 _SIZES = flags.DEFINE_list("sizes", ["84", "256"], "Square frame sizes to measure.")
@@ -33,8 +40,9 @@ def _actions(info: dict[str, np.ndarray], rng: np.random.Generator) -> np.ndarra
     """Steer back towards the screen centre with noise (look units, DeepMind Lab signs)."""
     actions = np.zeros((len(info["yaw"]), ACTION_SIZE), dtype=np.int32)
     for axis, angle in ((LOOK_YAW, info["yaw"]), (LOOK_PITCH, info["pitch"])):
-        steer = -0.3 * angle / DEFAULT_DEGREES_PER_LOOK_UNIT
-        actions[:, axis] = np.clip(np.rint(steer + rng.normal(0, 25, len(angle))), -512, 512)
+        steer = -0.3 * angle / DEGREES_PER_LOOK_UNIT
+        noisy = np.rint(steer + rng.normal(0, 25, len(angle)))
+        actions[:, axis] = np.clip(noisy, ACTION_MIN[axis], ACTION_MAX[axis])
     return actions
 
 

@@ -85,6 +85,7 @@ from typing import Any
 
 import numpy as np
 
+from harlow.datasets.manifest import IMAGE_SIZE
 from harlow.psychlab import render
 from harlow.psychlab.protocol import (
     NO_SIDE,
@@ -94,10 +95,15 @@ from harlow.psychlab.protocol import (
     HarlowProtocol,
     ProtocolConfig,
 )
-from harlow.psychlab.screen_env import LOOK_PITCH, LOOK_YAW, validate_actions
+from harlow.psychlab.screen_env import (
+    DEGREES_PER_LOOK_UNIT,
+    LOOK_PITCH,
+    LOOK_YAW,
+    validate_actions,
+)
 
-DATASET_IMAGE_SHAPE = (256, 256, 3)
-DEFAULT_DEGREES_PER_LOOK_UNIT = 0.1056  # DeepMind Lab: 0.11 * 60 / 1000 deg/ms x 16 ms frames
+DATASET_IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 3)
+SPAWN_YAW_RANGE_DEG = 22.5  # the level's spawn yaws: within +-22.5 degrees of the screen
 ANGLE_QUANTUM_DEG = 360.0 / 65536
 MAX_PITCH_DEG = 16000 * ANGLE_QUANTUM_DEG  # Quake 3 clamps the view pitch at 16000 units
 SETTLE_HIGH, SETTLE_LOW = 0, 1  # camera settle profiles: rows of render.CAMERA_SETTLE_EYE_DROPS
@@ -124,12 +130,13 @@ class EpisodeSetup:
 def _validate_images(images: np.ndarray, image_ids: np.ndarray) -> None:
     if not isinstance(images, np.ndarray) or images.ndim != 4:
         raise ValueError(
-            f"images must be a [K, 256, 256, 3] uint8 array, got {type(images).__name__} "
-            f"with shape {getattr(images, 'shape', None)}"
+            f"images must be a [K, {IMAGE_SIZE}, {IMAGE_SIZE}, 3] uint8 array, got "
+            f"{type(images).__name__} with shape {getattr(images, 'shape', None)}"
         )
     if images.shape[1:] != DATASET_IMAGE_SHAPE or images.dtype != np.uint8:
         raise ValueError(
-            f"images must be [K, 256, 256, 3] uint8, got shape {images.shape} dtype {images.dtype}"
+            f"images must be [K, {IMAGE_SIZE}, {IMAGE_SIZE}, 3] uint8, got shape {images.shape} "
+            f"dtype {images.dtype}"
         )
     if image_ids.ndim != 1 or not np.issubdtype(image_ids.dtype, np.integer):
         raise ValueError(f"image_ids must be a 1-D array of integers, got {image_ids!r}")
@@ -179,8 +186,8 @@ class BatchedHarlowSimulator:
         height: int = 84,
         seed: int = 0,
         first_env: int = 0,
-        spawn_yaw_range_deg: float = 22.5,
-        degrees_per_look_unit: float = DEFAULT_DEGREES_PER_LOOK_UNIT,
+        spawn_yaw_range_deg: float = SPAWN_YAW_RANGE_DEG,
+        degrees_per_look_unit: float = DEGREES_PER_LOOK_UNIT,
         room_jitter: float = 0.0,
         **protocol_kwargs: Any,
     ) -> None:
