@@ -11,6 +11,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
+from harlow.agent import ActorCritic
 from harlow.atomic_io import atomic_write_text
 from harlow.checkpointing import (
     CheckpointSnapshot,
@@ -21,12 +22,21 @@ from harlow.checkpointing import (
     restore_agent,
 )
 from harlow.config_validation import validate_config
-from harlow.tasks import build_agent, get_task
+from harlow.tasks import Task, build_agent, get_task
 
 
 def print_warning(message: str) -> None:
     """One ``warning: ...`` line on stderr."""
     print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def _agent_for(config: ml_collections.ConfigDict, task: Task, seed: int) -> ActorCritic:
+    """The agent ``config`` describes, sized from one environment (closed again at once)."""
+    env = task.make_env(config, 1, seed)
+    try:
+        return build_agent(config, env)
+    finally:
+        env.close()
 
 
 def evaluate_checkpoint(
@@ -48,7 +58,7 @@ def evaluate_checkpoint(
     if not isinstance(checkpoint, CheckpointSnapshot):
         checkpoint = read_checkpoint(checkpoint)
     task = get_task(config.task)
-    agent = build_agent(config, task.make_env(config, 1, seed))
+    agent = _agent_for(config, task, seed)
     restore_agent(agent, checkpoint)
     summary = task.evaluate(agent, config, episodes, seed, greedy, output_dir)
     summary["checkpoint"] = checkpoint.path
@@ -112,7 +122,7 @@ def evaluate_stages(
             warn(f"learning-set stages: skipped {e}")
     if len(snapshots) < 2:
         return None
-    agent = build_agent(config, task.make_env(config, 1, seed))
+    agent = _agent_for(config, task, seed)
     stages = []
     for snapshot in snapshots:
         restore_agent(agent, snapshot)

@@ -24,6 +24,10 @@ class BatchedEnv(Protocol):
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]: ...
 
+    def close(self) -> None:
+        """Releases what the environments hold (worker processes, DeepMind Lab instances,
+        temporary folders); their owner calls it once done with them."""
+
 
 def sample_actions(logits: np.ndarray, rng: np.random.Generator, greedy: bool) -> np.ndarray:
     """Samples one action per row of ``logits`` (Gumbel-max), or takes the argmax."""

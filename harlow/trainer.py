@@ -31,10 +31,10 @@ from harlow.checkpointing import (
 from harlow.config_changes import Change, check_resume_changes
 from harlow.config_validation import validate_config
 from harlow.progress import progress_bar
-from harlow.rollout import ActingTime, Actor
+from harlow.rollout import ActingTime, Actor, BatchedEnv
 from harlow.run_progress import RunProgress, progress_path, write_progress
 from harlow.signals import raise_if_terminated
-from harlow.tasks import build_agent, get_task
+from harlow.tasks import Task, build_agent, get_task
 from harlow.workdirs import WorkdirError, checked_workdir, os_reason, workdir_lock
 
 
@@ -142,11 +142,27 @@ def resume_changes(config: ml_collections.ConfigDict, workdir: Path) -> list[Cha
 
 
 def _train(config: ml_collections.ConfigDict, workdir: Path, show_progress: bool) -> TrainResult:
-    """``train`` once the workdir is locked."""
+    """``train`` once the workdir is locked: builds the environments, trains, closes them."""
     changes = resume_changes(config, workdir)
     task = get_task(config.task)
     env_seed, actor_rng = seed_everything(config.seed)
     env = task.make_env(config, config.train.num_envs, env_seed)
+    try:
+        return _train_on(env, config, workdir, show_progress, task, changes, actor_rng)
+    finally:
+        env.close()  # worker processes, Labs and their dataset copies go now, however it ends
+
+
+def _train_on(
+    env: BatchedEnv,
+    config: ml_collections.ConfigDict,
+    workdir: Path,
+    show_progress: bool,
+    task: Task,
+    changes: list[Change],
+    actor_rng: np.random.Generator,
+) -> TrainResult:
+    """The training loop on ``env``: restore, act, learn, log and save until done."""
     agent = build_agent(config, env)
     learner = build_learner(config, agent)
     state = TrainingState(agent, learner.optimizer, workdir, config.train.keep_checkpoints)

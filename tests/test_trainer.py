@@ -175,3 +175,48 @@ def test_a_progress_file_that_cannot_be_written_only_warns(
     assert result.env_steps == 200
     warnings = [r for r in caplog.records if "progress.json" in r.getMessage()]
     assert len(warnings) == 1 and "No space left on device" in warnings[0].getMessage()
+
+
+def _count_closes(monkeypatch) -> list[int]:
+    """Makes every environment the two-step task builds count its ``close`` calls."""
+    from harlow.two_step.env import BatchedTwoStep
+
+    closes: list[int] = []
+    close = BatchedTwoStep.close
+
+    def counted(self) -> None:
+        closes.append(id(self))
+        close(self)
+
+    monkeypatch.setattr(BatchedTwoStep, "close", counted)
+    return closes
+
+
+def test_training_closes_its_environments_however_it_ends(
+    tmp_path, tiny_two_step_config, monkeypatch
+):
+    """Worker processes and Labs are released when training ends, not at interpreter exit."""
+    closes = _count_closes(monkeypatch)
+    trainer.train(tiny_two_step_config, tmp_path / "done", show_progress=False)
+    assert len(closes) == 1
+    collect = Actor.collect
+
+    def interrupted(self, length):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Actor, "collect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(tiny_two_step_config, tmp_path / "interrupted", show_progress=False)
+    assert len(closes) == 2
+    monkeypatch.setattr(Actor, "collect", collect)
+
+
+def test_evaluation_closes_the_environments_it_builds(tmp_path, tiny_two_step_config, monkeypatch):
+    from harlow.evaluation import evaluate_checkpoint
+
+    trainer.train(tiny_two_step_config, tmp_path, show_progress=False)
+    closes = _count_closes(monkeypatch)
+    evaluate_checkpoint(
+        tiny_two_step_config, all_checkpoints(tmp_path)[-1], 4, 0, False, tmp_path / "eval"
+    )
+    assert len(closes) == 2  # the one that sized the agent, the one it played

@@ -68,6 +68,9 @@ class BatchedTwoStep:
         """Environment steps in one episode (two per trial)."""
         return 2 * self.params.trials_per_episode
 
+    def close(self) -> None:
+        """Nothing to release (arrays only); part of the batched environment interface."""
+
     def reset(self) -> np.ndarray:
         """Starts new episodes in every environment; returns first observations."""
         self._stage = 0

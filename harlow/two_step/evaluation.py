@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -70,14 +71,14 @@ def collect_trials(
     """Plays ``episodes`` full episodes with frozen weights and records every trial."""
     num_envs = min(config.eval.num_envs, episodes)
     rounds = -(-episodes // num_envs)
-    env = make_env(config, num_envs, seed)
-    actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
     fields = {"first_action": [], "second_state": [], "common": [], "rewarded": []}
-    for _ in range(rounds * env.steps_per_episode):
-        _, _, _, info = actor.step()
-        if info:
-            for key, column in fields.items():
-                column.append(info[key])
+    with contextlib.closing(make_env(config, num_envs, seed)) as env:
+        actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
+        for _ in range(rounds * env.steps_per_episode):
+            _, _, _, info = actor.step()
+            if info:
+                for key, column in fields.items():
+                    column.append(info[key])
     # Each list holds [rounds * trials] arrays of shape [num_envs]: regroup per episode.
     trials = config.env.trials_per_episode
 
