@@ -59,21 +59,24 @@ def test_import_reports_a_fifo_and_a_device_instead_of_hanging(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-def test_validate_names_a_fifo_in_place_of_a_dataset_image(tmp_path):
+def _faces_with_a_fifo_as(tmp_path: Path, name: str) -> Path:
+    """A copy of the bundled faces with the file ``name`` replaced by a FIFO."""
     dataset = tmp_path / "faces"
     shutil.copytree(default_dataset_path(), dataset)
-    (dataset / "0003.png").unlink()
-    os.mkfifo(dataset / "0003.png")
+    (dataset / name).unlink()
+    os.mkfifo(dataset / name)
+    return dataset
+
+
+def test_validate_names_a_fifo_in_place_of_a_dataset_image(tmp_path):
+    dataset = _faces_with_a_fifo_as(tmp_path, "0003.png")
     run = _cli("validate", str(dataset))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert "0003.png: cannot be read (not a regular file: a FIFO (named pipe))" in run.stderr
 
 
 def test_validate_names_a_fifo_in_place_of_the_manifest(tmp_path):
-    dataset = tmp_path / "faces"
-    shutil.copytree(default_dataset_path(), dataset)
-    (dataset / "manifest.json").unlink()
-    os.mkfifo(dataset / "manifest.json")
+    dataset = _faces_with_a_fifo_as(tmp_path, "manifest.json")
     run = _cli("validate", str(dataset))
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert f"{dataset / 'manifest.json'}: not a regular file: a FIFO (named pipe)" in run.stderr

@@ -36,6 +36,7 @@ from harlow.psychlab.protocol import (
     SCREEN_TEXELS,
     fixation_image,
 )
+from preprocessing.locate import LocatorConfig
 
 SCREEN_WIDTH_OVER_DISTANCE = 1.2365
 SCREEN_CENTRE_ELEVATION_DEG = 0.556
@@ -521,7 +522,7 @@ def _shade_ceiling(image: np.ndarray, mask: np.ndarray, x: np.ndarray, z: np.nda
     image[mask] = colour[mask]
 
 
-_BLACK_MAX = 2  # the vision pipeline's black (``preprocessing.locate.LocateConfig.black_max``)
+_BLACK_MAX = LocatorConfig().black_max  # what the vision pipeline takes for black
 
 
 def room_tone_table(gain: float, gamma: float) -> np.ndarray:
