@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
+from preprocessing import locate as locate_module
 from preprocessing.identity import UNKNOWN
-from preprocessing.locate import NOTHING_FOUND, Detection, LocatorConfig, locate
+from preprocessing.locate import NOTHING_FOUND, Detection, LocatorConfig, StreamLocator, locate
 from preprocessing.patches import Box
 from preprocessing.pipeline import VisionPipeline
 
@@ -299,3 +302,81 @@ def test_pipeline_rejects_bad_arguments():
         VisionPipeline(id_scope="forever")
     with pytest.raises(ValueError, match=r"\[N, H, W, 3\]"):
         VisionPipeline().process_batch(np.zeros((84, 84, 3), np.uint8))
+
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "dmlab_harlow"
+
+
+def _check_streams(frames: np.ndarray, streams: int, monkeypatch) -> int:
+    """Feeds ``frames`` to a ``StreamLocator`` as ``streams`` streams of consecutive frames
+    (a random few left out each step), checks each detection against ``locate``'s and
+    returns how many frames it located itself."""
+    located = []
+
+    def counting_locate(frame, config=locate_module.DEFAULT_CONFIG):
+        located.append(1)
+        return locate(frame, config)
+
+    monkeypatch.setattr(locate_module, "locate", counting_locate)
+    steps = len(frames) // streams
+    by_stream = frames[: steps * streams].reshape(streams, steps, *frames.shape[1:])
+    locator = StreamLocator(streams)
+    rng = np.random.default_rng(0)
+    for step in range(steps):
+        batch = np.ascontiguousarray(by_stream[:, step])
+        needed = rng.random(streams) < 0.8
+        for stream, detection in enumerate(locator.locate(batch, needed)):
+            if needed[stream]:
+                assert detection == locate(batch[stream]), f"step {step}, stream {stream}"
+            else:
+                assert detection is None
+    return len(located)
+
+
+def test_stream_locator_gives_the_detections_of_locate_and_reuses_repeated_frames(monkeypatch):
+    scenes = [
+        draw_scene(
+            centre=(0.5 + 0.1 * k, 0.5), cross=k % 2 == 0, images=PICTURES if k % 3 else None
+        )[0]
+        for k in range(5)
+    ]
+    picks = np.random.default_rng(1).integers(0, 5, (4, 50)).repeat(2, axis=1)  # [stream, step]
+    frames = np.stack([scenes[k] for k in picks.ravel()])  # each scene again and again...
+    located = _check_streams(frames, 4, monkeypatch)
+    assert located <= 4 * 5  # ...and a frame a stream has seen is not searched again
+
+
+@pytest.mark.skipif(
+    not FIXTURES.is_dir(), reason=f"DeepMind Lab recordings not found at {FIXTURES}"
+)
+def test_stream_locator_on_deepmind_lab_frames(monkeypatch):
+    with np.load(FIXTURES / "harlow_84.npz") as recording:
+        frames = recording["frames"][:1200]
+    located = _check_streams(frames, 3, monkeypatch)
+    assert located < 0.8 * len(frames)  # the views held still in some frames
+
+
+def test_stream_locator_forgets_the_frames_seen_longest_ago(monkeypatch):
+    scenes = [draw_scene(centre=(0.3 + 0.1 * k, 0.5))[0] for k in range(4)]
+    frames = np.stack([scenes[k] for k in (0, 1, 2, 0, 3, 1, 0)])[:, None]
+    located = []
+    monkeypatch.setattr(locate_module, "locate", lambda frame, config: located.append(1))
+    locator = StreamLocator(1, memory=2)
+    for frame in frames:
+        locator.locate(frame)
+    # 0, 1, 2 (forgets 0), 0 (forgets 1), 3 (forgets 2), 1 (forgets 0), 0 (forgets 3)
+    assert len(located) == 7
+    located.clear()
+    locator = StreamLocator(1, memory=3)
+    for frame in frames:
+        locator.locate(frame)
+    assert len(located) == 5  # 0, 1, 2, 3 (forgets 1), 1
+
+
+def test_stream_locator_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="frames must be \\[3, H, W, 3\\]"):
+        StreamLocator(3).locate(np.zeros((2, 84, 84, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8, got shape \\(3, 84, 84, 3\\) float32"):
+        StreamLocator(3).locate(np.zeros((3, 84, 84, 3), np.float32))
+    with pytest.raises(ValueError, match="memory must be >= 1"):
+        StreamLocator(3, memory=0)

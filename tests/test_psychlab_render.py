@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from harlow.psychlab import render
+from harlow.psychlab.observations import IdsObserver
 from harlow.psychlab.protocol import (
     LEFT_IMAGE_BOX,
     SCREEN_BLANK,
     SCREEN_FIXATION,
     SCREEN_IMAGES,
 )
+from harlow.psychlab.saccade import SaccadeWrapper
 from harlow.psychlab.simulator import BatchedHarlowSimulator, EpisodeSetup
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "dmlab_harlow"
@@ -198,3 +200,88 @@ def test_room_tone_changes_the_room_not_the_screen_contents():
     renderer.set_room_tone(1, 1.0, 1.0)  # back to the measured grey levels
     renderer.render(frames, zeros, zeros, zeros, np.full(2, SCREEN_IMAGES))
     np.testing.assert_array_equal(frames[0], frames[1])
+
+
+@pytest.mark.parametrize("texels", [64, 128, 256, 512])
+def test_images_texture_is_its_two_halves_side_by_side(texels):
+    rng = np.random.default_rng(texels)
+    size = LEFT_IMAGE_BOX[2]
+    left, right = rng.integers(0, 256, (2, size, size, 3), dtype=np.uint8)  # noise: no blur hides
+    halves = [
+        render.images_half_texture(left, 0, texels),
+        render.images_half_texture(right, 1, texels),
+    ]
+    np.testing.assert_array_equal(
+        np.concatenate(halves, axis=1), render.images_texture(left, right, texels)
+    )
+
+
+class _Recorder:
+    """A simulator that keeps every frame it returns."""
+
+    def __init__(self, simulator: BatchedHarlowSimulator) -> None:
+        self.simulator, self.frames = simulator, []
+        self.num_envs, self.width, self.height = simulator.num_envs, 84, 84
+
+    def reset(self) -> np.ndarray:
+        self.frames.append(self.simulator.reset())
+        return self.frames[-1]
+
+    def step(self, actions: np.ndarray) -> tuple:
+        result = self.simulator.step(actions)
+        self.frames.append(result[0])
+        return result
+
+    def close(self) -> None:
+        self.simulator.close()
+
+
+def _saccade_frames(reuse: bool, room_jitter: float, trials: int) -> np.ndarray:
+    """[frame, env, H, W, 3]: the frames of 8 simulated environments played by the saccade
+    wrapper for ``trials`` trials, with or without the renderer's reuse of frames and rooms."""
+    images = np.random.default_rng(0).integers(0, 256, (4, 256, 256, 3), dtype=np.uint8)
+    simulator = BatchedHarlowSimulator(8, images, [1, 2, 3, 4], seed=5, room_jitter=room_jitter)
+    simulator._renderer = render.ScreenRenderer(8, 84, 84, reuse=reuse)
+    recorder = _Recorder(simulator)
+    wrapper = SaccadeWrapper(recorder, IdsObserver(8))
+    wrapper.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(trials):
+        wrapper.step(rng.integers(0, 2, 8))
+    return np.stack(recorder.frames)
+
+
+@pytest.mark.parametrize("room_jitter", [0.0, 0.4])
+def test_reusing_views_and_rooms_gives_the_frames_drawing_gives(room_jitter):
+    reused = _saccade_frames(True, room_jitter, trials=14)  # over two episodes
+    drawn = _saccade_frames(False, room_jitter, trials=14)
+    assert reused.shape == drawn.shape
+    for step, (a, b) in enumerate(zip(reused, drawn, strict=True)):
+        np.testing.assert_array_equal(a, b, err_msg=f"frame {step}")
+    # The runs do hold views still and come back to views seen a few frames before.
+    still = back = 0
+    for env in range(8):
+        seen = [reused[0, env].tobytes()]
+        for frame in reused[1:, env]:
+            view = frame.tobytes()
+            still += view == seen[-1]
+            back += view != seen[-1] and view in seen[-16:]
+            seen.append(view)
+    assert still > 200 and back > 50
+
+
+def test_new_images_in_an_unchanged_view_are_drawn():
+    renderer = render.ScreenRenderer(1, 84, 84)
+    frames = np.zeros((1, 84, 84, 3), np.uint8)
+    zero, showing = np.zeros(1), np.full(1, SCREEN_IMAGES)
+    grey = np.full((204, 204, 3), 90, np.uint8)
+    renderer.set_images(0, grey, grey)
+    renderer.render(frames, zero, zero, zero, showing)
+    first = frames.copy()
+    renderer.set_images(0, grey, grey + 100)
+    renderer.render(frames, zero, zero, zero, showing)
+    labels = render.label_map(0.0, 0.0, 0.0, 84, 84, SCREEN_IMAGES)
+    right = labels == render.LABEL_RIGHT_IMAGE
+    left = labels == render.LABEL_LEFT_IMAGE
+    assert (frames[0][right] > first[0][right]).all()
+    np.testing.assert_array_equal(frames[0][left], first[0][left])

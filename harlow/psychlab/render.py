@@ -17,11 +17,15 @@ level, and every frame the renderer's black cracks along the bezel (``SPAWN_RING
 Frames are drawn in two passes: the room (walls, the screen's bezel and its black face) comes from
 an equirectangular panorama through cached per-pitch remap tables, shifted for the yaw; the screen
 contents (cross or images) are warped on top with one homography, inside their bounding box only.
+``ScreenRenderer`` reuses frames instead of drawing them again where a view repeats one of its
+recent ones (the saccade wrapper holds views still and comes back to them), and the room where
+only the screen's contents changed.
 """
 
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from functools import lru_cache
 
 import cv2
@@ -365,6 +369,30 @@ def images_texture(left: np.ndarray, right: np.ndarray, texels: int) -> np.ndarr
     return _downsample(canvas, texels)
 
 
+# The images band's middle column (screen texels): each image lies wholly on its side of it.
+_IMAGES_MIDDLE = (IMAGES_REGION[0] + IMAGES_REGION[2]) // 2
+assert LEFT_IMAGE_BOX[0] + LEFT_IMAGE_BOX[2] <= _IMAGES_MIDDLE <= RIGHT_IMAGE_BOX[0]
+assert (_IMAGES_MIDDLE - IMAGES_REGION[0]) % (SCREEN_TEXELS // 64) == 0  # on whole texels
+
+
+def images_half_texture(image: np.ndarray, side: int, texels: int) -> np.ndarray:
+    """One half of an ``images_texture``: the half of the band left (``side`` 0) or right (1)
+    of its middle, holding ``image`` (scaled to 204 texels) as the image on that side.
+
+    ``images_texture(left, right, texels)`` is ``np.concatenate([images_half_texture(left, 0,
+    texels), images_half_texture(right, 1, texels)], axis=1)``: the middle falls between
+    texels at every level (64..512), and area resampling by a whole factor averages each
+    texel's own block of the band.
+    """
+    x0, y0, x1, y1 = IMAGES_REGION
+    bx, by, size = LEFT_IMAGE_BOX if side == 0 else RIGHT_IMAGE_BOX
+    start = x0 if side == 0 else _IMAGES_MIDDLE
+    stop = _IMAGES_MIDDLE if side == 0 else x1
+    canvas = np.zeros((y1 - y0, stop - start, 3), dtype=np.uint8)
+    canvas[by - y0 : by - y0 + size, bx - start : bx - start + size] = image
+    return _downsample(canvas, texels)
+
+
 class RoomPanorama:
     """The room around the eye as an equirectangular image plus per-pitch remap tables.
 
@@ -542,11 +570,25 @@ def room_panorama(width: int, height: int) -> RoomPanorama:
 
 
 class ScreenRenderer:
-    """Draws N first-person frames: the room, then the screen's contents as one overlay each."""
+    """Draws N first-person frames: the room, then the screen's contents as one overlay each.
 
-    def __init__(self, num_envs: int, width: int, height: int) -> None:
+    With ``reuse`` (the default) an environment whose view is one of the last it drew gets
+    that frame again (up to ``REUSE_FRAMES`` per environment, ``REUSE_BYTES`` in all), and
+    one whose room is seen as in its last frame (only the screen's contents changed) gets
+    that room again: the same pixels, without drawing them. A frame depends on nothing but
+    its view: the angles, eye drop, screen state, spawn ring, images and room tone.
+    """
+
+    REUSE_FRAMES = 16
+    REUSE_BYTES = 32 << 20
+
+    def __init__(self, num_envs: int, width: int, height: int, reuse: bool = True) -> None:
         validate_frame_size(width, height)
         self.num_envs, self.width, self.height = num_envs, width, height
+        self.reuse = reuse
+        self._reuse_frames = max(
+            1, min(self.REUSE_FRAMES, self.REUSE_BYTES // (num_envs * height * width * 3))
+        )
         self.texels = texture_texels(width)
         self._room = room_panorama(width, height)
         self._cross = cross_texture(self.texels)
@@ -554,6 +596,18 @@ class ScreenRenderer:
         self._cross_to_texels = _region_to_texels(CROSS_REGION, self.texels)
         self._images_to_texels = _region_to_texels(IMAGES_REGION, self.texels)
         self._room_luts: list[np.ndarray | None] = [None] * num_envs
+        # Per environment: bumped whenever its images, or its room tone, change.
+        self._image_versions = np.zeros(num_envs)
+        self._room_versions = np.zeros(num_envs)
+        # Per environment: the frames last drawn by their views (yaw, pitch, eye drop, screen
+        # state, spawn ring, image version or -1 when no images show, room version),
+        # least recently used first.
+        self._drawn: list[OrderedDict[tuple, np.ndarray]] = [OrderedDict() for _ in range(num_envs)]
+        # The room last drawn (before the screen's contents, the ring, the cracks)
+        # and what it was drawn from (yaw, the background's pitch, room version): the
+        # screen's contents often change in a view that holds still.
+        self._rooms = np.zeros((num_envs, height, width, 3), np.uint8)
+        self._rooms_from = np.full((num_envs, 3), np.nan)
 
     def set_room_tone(self, env: int, gain: float, gamma: float) -> None:
         """Draws ``env``'s room (walls, bezel, not the screen's contents) with grey levels
@@ -562,6 +616,7 @@ class ScreenRenderer:
         Black (0..2, what the vision pipeline takes for the screen's face) stays as it is
         and nothing else becomes black, so the screen the wrapper finds does not change.
         """
+        self._room_versions[env] += 1
         if gain == 1.0 and gamma == 1.0:
             self._room_luts[env] = None
             return
@@ -569,7 +624,13 @@ class ScreenRenderer:
 
     def set_images(self, env: int, left: np.ndarray, right: np.ndarray) -> None:
         """Sets the images (204x204, as from ``scale_dataset_image``) shown in ``env``."""
-        self._images[env] = images_texture(left, right, self.texels)
+        self.set_images_texture(env, images_texture(left, right, self.texels))
+
+    def set_images_texture(self, env: int, texture: np.ndarray) -> None:
+        """Sets the images shown in ``env`` as an ``images_texture`` at ``self.texels``."""
+        if texture is not self._images[env]:
+            self._images[env] = texture
+            self._image_versions[env] += 1
 
     def render(
         self,
@@ -587,28 +648,92 @@ class ScreenRenderer:
         ring, see ``SPAWN_RING_STEPS``; default none) are [N] arrays for all environments.
         """
         envs = np.arange(self.num_envs) if env_ids is None else np.asarray(env_ids)
-        yaw, pitch, state = yaw_deg[envs], pitch_deg[envs], screen_state[envs]
         rings = np.zeros(len(envs), bool) if spawn_ring is None else spawn_ring[envs]
+        if not self.reuse:
+            self._draw(
+                frames,
+                envs,
+                yaw_deg[envs],
+                pitch_deg[envs],
+                eye_drop[envs],
+                screen_state[envs],
+                rings,
+            )
+            return
+        state = screen_state[envs]
+        views = np.stack(
+            [
+                yaw_deg[envs],
+                pitch_deg[envs],
+                eye_drop[envs],
+                state,
+                rings,
+                np.where(state == SCREEN_IMAGES, self._image_versions[envs], -1.0),
+                self._room_versions[envs],
+            ],
+            axis=1,
+        )
+        keys = [tuple(view) for view in views.tolist()]
+        env_list = envs.tolist()
+        known = np.array([key in self._drawn[env] for env, key in zip(env_list, keys, strict=True)])
+        if not known.all():
+            new = envs[~known]
+            self._draw(
+                frames,
+                new,
+                yaw_deg[new],
+                pitch_deg[new],
+                eye_drop[new],
+                state[~known],
+                rings[~known],
+            )
+        for env, key, seen in zip(env_list, keys, known.tolist(), strict=True):
+            drawn = self._drawn[env]
+            if seen:
+                frames[env] = drawn[key]
+                drawn.move_to_end(key)
+            else:
+                drawn[key] = frames[env].copy()
+                if len(drawn) > self._reuse_frames:
+                    drawn.popitem(last=False)
+
+    def _draw(
+        self,
+        frames: np.ndarray,
+        envs: np.ndarray,
+        yaw: np.ndarray,
+        pitch: np.ndarray,
+        drop: np.ndarray,
+        state: np.ndarray,
+        rings: np.ndarray,
+    ) -> None:
+        """Draws the frames of ``envs`` (the other arrays: theirs, in the same order)."""
         if rings.any():
             ring_points, ring_in_front = spawn_ring_points(
                 yaw[rings], pitch[rings], self.width, self.height
             )
             ring_index = np.cumsum(rings) - 1
-        background_pitch = pitch + np.degrees(np.arctan(eye_drop[envs]))
+        background_pitch = pitch + np.degrees(np.arctan(drop))
         pitch_bins = RoomPanorama.pitch_bins(background_pitch)
-        to_frame = screen_to_frame_homographies(yaw, pitch, eye_drop[envs], self.width, self.height)
+        to_frame = screen_to_frame_homographies(yaw, pitch, drop, self.width, self.height)
         showing_images = state == SCREEN_IMAGES
         overlays = np.where(
             showing_images[:, None, None], self._images_to_texels, self._cross_to_texels
         )
         homographies = to_frame @ overlays
         boxes = self._overlay_boxes(homographies, showing_images)
+        rooms_from = np.stack([yaw, background_pitch, self._room_versions[envs]], axis=1)
+        same_rooms = (rooms_from == self._rooms_from[envs]).all(axis=1) & self.reuse
         for k, env in enumerate(envs):
             frame = frames[env]
-            self._room.draw(frame, yaw[k], background_pitch[k], pitch_bins[k])
-            room_lut = self._room_luts[env]
-            if room_lut is not None:
-                cv2.LUT(frame, room_lut, dst=frame)
+            if same_rooms[k]:
+                frame[...] = self._rooms[env]
+            else:
+                self._room.draw(frame, yaw[k], background_pitch[k], pitch_bins[k])
+                room_lut = self._room_luts[env]
+                if room_lut is not None:
+                    cv2.LUT(frame, room_lut, dst=frame)
+                self._rooms[env] = frame
             x0, y0, x1, y1 = boxes[k]
             if (state[k] == SCREEN_FIXATION or state[k] == SCREEN_IMAGES) and x1 > x0 and y1 > y0:
                 texture = self._images[env] if showing_images[k] else self._cross
@@ -624,8 +749,9 @@ class ScreenRenderer:
             if rings[k]:
                 index = ring_index[k]
                 draw_spawn_ring(frame, ring_points[index], ring_in_front[index])
+        self._rooms_from[envs] = rooms_from
         # The cracks lie above the screen's face, where neither overlays nor the ring reach.
-        view, row, column = bezel_crack_pixels(yaw, pitch, eye_drop[envs], self.width, self.height)
+        view, row, column = bezel_crack_pixels(yaw, pitch, drop, self.width, self.height)
         frames[envs[view], row, column] = 0
 
     def _overlay_boxes(self, homographies: np.ndarray, showing_images: np.ndarray) -> np.ndarray:

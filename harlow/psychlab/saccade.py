@@ -52,7 +52,7 @@ from harlow.psychlab.screen_env import (
     LOOK_YAW,
     ScreenEnv,
 )
-from preprocessing.locate import Detection, locate
+from preprocessing.locate import Detection, StreamLocator
 
 LEFT, RIGHT = SIDE_LEFT, SIDE_RIGHT  # choices, and sides in ``info``: 0 and 1
 IMAGE_OFFSET_DEG = 17.2  # image centres, in yaw from the screen centre
@@ -118,6 +118,7 @@ class SaccadeWrapper:
         self._focal = env.width / 2.0  # 90-degree horizontal field of view
         self._centre = (env.width / 2.0, env.height / 2.0)
         self._controllers = [_Controller() for _ in range(self.num_envs)]
+        self._locator = StreamLocator(self.num_envs)
         self._frames: np.ndarray | None = None
         self._observation = np.zeros((self.num_envs, self.observation_size), np.float32)
         self._image_ids = np.full((self.num_envs, 2), -1, np.int32)  # of each trial's frame
@@ -259,15 +260,17 @@ class SaccadeWrapper:
             chosen_pairs[is_choice, 0] = self._frame_info["correct_id"][is_choice]
             chosen_pairs[is_choice, 1] = self._frame_info["incorrect_id"][is_choice]
 
-    def _see(self) -> list[Detection]:
-        """Locates the screen's parts in every frame; observes the environments now ready."""
+    def _see(self) -> list[Detection | None]:
+        """Locates the screen's parts in the frames of the environments not ready (``None``
+        for the others: nothing is done with their frames); observes those now ready."""
         start = time.perf_counter()
-        detections = [locate(frame) for frame in self._frames]
+        waiting = np.array([c.phase != "ready" for c in self._controllers])
+        detections = self._locator.locate(self._frames, waiting)
         self._mark_ready(detections)
         self.seconds["vision"] += time.perf_counter() - start
         return detections
 
-    def _mark_ready(self, detections: list[Detection]) -> None:
+    def _mark_ready(self, detections: list[Detection | None]) -> None:
         for env, (controller, detection) in enumerate(
             zip(self._controllers, detections, strict=True)
         ):

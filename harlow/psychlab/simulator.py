@@ -113,6 +113,7 @@ MAX_ROOM_JITTER = 0.9
 EPISODE_STREAM, SETTLE_STREAM, ROOM_STREAM = 0, 1, 2
 _SETTLE_DROPS = np.array(render.CAMERA_SETTLE_EYE_DROPS)  # [profile, step]
 _SETTLE_STEPS = _SETTLE_DROPS.shape[1]
+_HALF_TEXTURE_BYTES = 64 << 20  # bound of the images' texture halves kept across episodes
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,10 @@ class BatchedHarlowSimulator:
         self._correct_id = np.zeros(self.num_envs, dtype=np.int32)
         self._incorrect_id = np.zeros(self.num_envs, dtype=np.int32)
         self._settle = np.zeros(self.num_envs, dtype=np.int64)
-        self._scaled: list[tuple[np.ndarray, np.ndarray] | None] = [None] * self.num_envs
+        # Per environment: its episode's images texture for each side of the rewarded image.
+        self._textures: list[dict[int, np.ndarray]] = [{} for _ in range(self.num_envs)]
+        # Halves of images textures, per (dataset id, side), kept across episodes.
+        self._half_textures: dict[tuple[int, int], np.ndarray] = {}
         self._started = False
 
     # ----------------------------------------------------------------- episodes
@@ -274,11 +278,8 @@ class BatchedHarlowSimulator:
         self._correct_id[env_ids] = [s.correct_id for s in setups]
         self._incorrect_id[env_ids] = [s.incorrect_id for s in setups]
         self._settle[env_ids] = [s.camera_settle for s in setups]
-        for env, setup in zip(env_ids, setups, strict=True):
-            self._scaled[env] = (
-                render.scale_dataset_image(self._images[setup.correct_id - 1]),
-                render.scale_dataset_image(self._images[setup.incorrect_id - 1]),
-            )
+        for env in env_ids:
+            self._textures[env] = {}
         if self.room_jitter > 0:
             self._tone_rooms(env_ids)
         yaw, pitch = self._view_angles()
@@ -306,7 +307,7 @@ class BatchedHarlowSimulator:
         self._start(everyone, setups)
         self._started = True
         frames = np.empty((self.num_envs, self.height, self.width, 3), dtype=np.uint8)
-        self._render(frames)
+        self._render(frames, *self._view_angles())
         return frames
 
     # -------------------------------------------------------------------- steps
@@ -326,11 +327,15 @@ class BatchedHarlowSimulator:
             self._pitch + look[:, 1] * self.degrees_per_look_unit, -MAX_PITCH_DEG, MAX_PITCH_DEG
         )
         yaw, pitch = self._view_angles()
-        result = self._protocol.step(render.gaze_on_screen(yaw, pitch))
-        for env in np.flatnonzero(result.trials_started):
-            self._show_images(env)
+        gaze = render.gaze_on_screen(yaw, pitch)
+        result = self._protocol.step(gaze)
+        started = np.flatnonzero(result.trials_started)
+        if len(started):
+            sides = self._protocol.current_correct_side()
+            for env in started.tolist():
+                self._show_images(env, int(sides[env]))
         frames = np.empty((self.num_envs, self.height, self.width, 3), dtype=np.uint8)
-        self._render(frames)
+        self._render(frames, yaw, pitch)
         info: dict[str, np.ndarray] = {
             "episode_done_reason": result.done_reasons,
             "choice_side": result.choices,
@@ -340,15 +345,32 @@ class BatchedHarlowSimulator:
             info["final_frames"] = frames.copy()
             ended = np.flatnonzero(result.dones)
             self._start(ended, self._random_setups(ended))
-            self._render(frames, ended)
-        info.update(self._describe())
+            yaw, pitch = self._view_angles()
+            gaze[ended] = render.gaze_on_screen(yaw[ended], pitch[ended])
+            self._render(frames, yaw, pitch, ended)
+        info.update(self._describe(gaze))
         return frames, result.rewards, result.dones, info
 
-    def _show_images(self, env: int) -> None:
-        correct, incorrect = self._scaled[env]
-        side = self._protocol.current_correct_side()[env]
-        left, right = (correct, incorrect) if side == SIDE_LEFT else (incorrect, correct)
-        self._renderer.set_images(env, left, right)
+    def _show_images(self, env: int, side: int) -> None:
+        """Shows ``env``'s images, the rewarded one on ``side``."""
+        texture = self._textures[env].get(side)
+        if texture is None:  # the episode's first trial with the rewarded image on this side
+            correct, incorrect = int(self._correct_id[env]), int(self._incorrect_id[env])
+            left, right = (correct, incorrect) if side == SIDE_LEFT else (incorrect, correct)
+            texture = np.concatenate([self._half_texture(left, 0), self._half_texture(right, 1)], 1)
+            self._textures[env][side] = texture
+        self._renderer.set_images_texture(env, texture)
+
+    def _half_texture(self, image_id: int, side: int) -> np.ndarray:
+        """``render.images_half_texture`` of a dataset image, built once (up to a bound)."""
+        half = self._half_textures.get((image_id, side))
+        if half is None:
+            scaled = render.scale_dataset_image(self._images[image_id - 1])
+            half = render.images_half_texture(scaled, side, self._renderer.texels)
+            if len(self._half_textures) * half.nbytes >= _HALF_TEXTURE_BYTES:
+                self._half_textures.clear()
+            self._half_textures[(image_id, side)] = half
+        return half
 
     def _eye_drop(self) -> np.ndarray:
         """How far each camera still sits below its rest height (the reset frame shows step 0's)."""
@@ -357,8 +379,14 @@ class BatchedHarlowSimulator:
         drops = _SETTLE_DROPS[self._settle, np.minimum(index, _SETTLE_STEPS - 1)]
         return np.where(settling, drops, 0.0)
 
-    def _render(self, frames: np.ndarray, env_ids: np.ndarray | None = None) -> None:
-        yaw, pitch = self._view_angles()
+    def _render(
+        self,
+        frames: np.ndarray,
+        yaw: np.ndarray,
+        pitch: np.ndarray,
+        env_ids: np.ndarray | None = None,
+    ) -> None:
+        """Renders the views (``yaw``, ``pitch``: ``_view_angles()``) of all or ``env_ids``."""
         steps = self._protocol.steps
         first, last = render.SPAWN_RING_STEPS
         self._renderer.render(
@@ -371,14 +399,18 @@ class BatchedHarlowSimulator:
             spawn_ring=(steps >= first) & (steps <= last),
         )
 
-    def _describe(self) -> dict[str, np.ndarray]:
+    def _describe(self, gaze: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """``info`` about the current frames (``gaze``: the views' ``render.gaze_on_screen``,
+        if already known)."""
         yaw, pitch = self._view_angles()
+        if gaze is None:
+            gaze = render.gaze_on_screen(yaw, pitch)
         state = self._protocol.screen_state
         side = self._protocol.current_correct_side()
         showing = state == SCREEN_IMAGES
         left = np.where(side == SIDE_LEFT, self._correct_id, self._incorrect_id)
         right = np.where(side == SIDE_LEFT, self._incorrect_id, self._correct_id)
-        gaze = np.nan_to_num(render.gaze_on_screen(yaw, pitch) / SCREEN_TEXELS, nan=-1.0)
+        gaze = np.nan_to_num(gaze / SCREEN_TEXELS, nan=-1.0)
         return {
             "trial": self._protocol.trial.copy(),
             "screen_state": state.copy(),
@@ -393,6 +425,7 @@ class BatchedHarlowSimulator:
         }
 
     def close(self) -> None:
-        """Drops the episodes' scaled images; ``reset()`` is needed before stepping again."""
-        self._scaled = [None] * self.num_envs
+        """Drops the images' textures; ``reset()`` is needed before stepping again."""
+        self._textures = [{} for _ in range(self.num_envs)]
+        self._half_textures = {}
         self._started = False
