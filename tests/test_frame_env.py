@@ -1,0 +1,186 @@
+"""The frame-level Harlow environment: look moves, frames, rewards and trial outcomes."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from harlow.psychlab import render
+from harlow.psychlab.frame_env import (
+    DEFAULT_LOOK_MOVES,
+    FrameHarlowEnv,
+    LookMoves,
+    choice_outcomes,
+    downsample_frames,
+)
+from harlow.psychlab.protocol import SCREEN_IMAGES
+from harlow.psychlab.screen_env import DEGREES_PER_LOOK_UNIT
+from harlow.psychlab.simulator import BatchedHarlowSimulator
+
+
+def _images(count: int = 6, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 256, 256, 3), dtype=np.uint8)
+    images[:] = rng.integers(0, 256, size=(count, 1, 1, 3), dtype=np.uint8)
+    return images
+
+
+def _env(num_envs: int = 4, seed: int = 0, **kwargs) -> FrameHarlowEnv:
+    simulator = BatchedHarlowSimulator(num_envs, _images(), [1, 2, 3, 4, 5, 6], seed=seed)
+    return FrameHarlowEnv(simulator, **kwargs)
+
+
+def _units_to(fraction_now: np.ndarray, fraction_target: np.ndarray) -> np.ndarray:
+    """Look units turning the gaze from one screen fraction to another (horizontal or vertical)."""
+    s = render.SCREEN_WIDTH_OVER_DISTANCE
+    angle = np.degrees(np.arctan((fraction_target - 0.5) * s) - np.arctan((fraction_now - 0.5) * s))
+    return angle / DEGREES_PER_LOOK_UNIT
+
+
+def _scripted_moves(info: dict, moves: LookMoves, choose_correct: bool) -> np.ndarray:
+    """The look move that brings each gaze closest to its target: the cross or an image."""
+    showing = info["screen_state"] == SCREEN_IMAGES
+    side = np.where(choose_correct, info["correct_side"], 1 - info["correct_side"])
+    target_x = np.where(showing, np.where(side == 0, 0.25, 0.75), 0.5)
+    want = np.stack(
+        [
+            _units_to(info["gaze_x"], target_x),
+            _units_to(info["gaze_y"], np.full_like(target_x, 0.5)),
+        ],
+        axis=1,
+    )
+    table = np.array(moves.moves, dtype=np.float64)
+    distance = np.linalg.norm(want[:, None, :] - table[None, :, :], axis=-1)
+    return np.argmin(distance, axis=1)
+
+
+def _first_info(env: FrameHarlowEnv) -> dict:
+    _, _, _, info = env.step(np.zeros(env.num_envs, np.int64))
+    return info
+
+
+@pytest.mark.parametrize("choose_correct, trial_reward", [(True, 6.0), (False, -4.0)])
+def test_a_scripted_gaze_completes_every_trial_with_the_levels_rewards(
+    choose_correct, trial_reward
+):
+    env = _env(num_envs=4)
+    env.reset()
+    info = _first_info(env)
+    returns, trials, correct = np.zeros(4), np.zeros(4, int), np.zeros(4, int)
+    finished: list[float] = []
+    for _ in range(600):
+        _, rewards, dones, info = env.step(_scripted_moves(info, env.look_moves, choose_correct))
+        returns += rewards
+        trials += info["choices"]
+        correct += info["choices"] * info["choice_correct"]
+        assert not info["timed_out"].any()
+        for i in np.flatnonzero(dones):
+            finished.append(returns[i])
+            returns[i] = 0.0
+    assert len(finished) >= 4
+    assert finished == pytest.approx([6 * trial_reward] * len(finished))
+    assert correct.sum() == (trials.sum() if choose_correct else 0)
+
+
+def test_trial_counts_the_choices_of_each_episode():
+    env = _env(num_envs=2)
+    env.reset()
+    info = _first_info(env)
+    seen: list[list[int]] = [[], []]
+    for _ in range(400):
+        _, _, dones, info = env.step(_scripted_moves(info, env.look_moves, True))
+        for i in np.flatnonzero(info["choices"]):
+            seen[i].append(int(info["trial"][i]))
+    for trials in seen:
+        assert trials[:12] == [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]
+
+
+def test_action_repeat_plays_each_move_for_that_many_frames():
+    single, repeated = _env(num_envs=2, seed=3), _env(num_envs=2, seed=3, action_repeat=3)
+    single.reset()
+    repeated.reset()
+    actions = np.array([2, 1])  # small look right, small look left
+    total = np.zeros(2, np.float32)
+    for _ in range(3):
+        observation, rewards, _, _ = single.step(actions)
+        total += rewards
+    repeated_observation, repeated_rewards, _, info = repeated.step(actions)
+    np.testing.assert_array_equal(repeated_observation, observation)
+    np.testing.assert_array_equal(repeated_rewards, total)
+    np.testing.assert_array_equal(info["frames"], [3, 3])
+
+
+def test_an_episode_out_of_time_counts_as_timed_out():
+    simulator = BatchedHarlowSimulator(
+        2, _images(), [1, 2, 3], seed=0, episode_length_seconds=0.5, fps=60
+    )
+    env = FrameHarlowEnv(simulator)
+    env.reset()
+    dones_seen = timed_out_seen = 0
+    for _ in range(30):  # the level's limit: 0.5 s at 60 fps
+        _, _, dones, info = env.step(np.full(2, 5))  # keeps turning left: no choice
+        dones_seen += dones.sum()
+        timed_out_seen += info["timed_out"].sum()
+    assert dones_seen == timed_out_seen == 2
+
+
+def test_observations_are_downsampled_frames_in_unit_range():
+    env = _env(num_envs=3, size=21, grayscale=True)
+    observation = env.reset()
+    assert observation.shape == (3, 21 * 21) == (3, env.observation_size)
+    assert observation.dtype == np.float32
+    assert observation.min() >= 0.0 and observation.max() <= 1.0
+    colour = _env(num_envs=3, size=21).reset()
+    assert colour.shape == (3, 21 * 21 * 3)
+    red_cross = colour.reshape(3, 21, 21, 3)[:, 9:12, 9:12]
+    assert (red_cross[..., 0] > red_cross[..., 1] + 0.2).any()
+
+
+def test_downsample_matches_opencv_area_resampling_of_each_frame():
+    frames = np.random.default_rng(0).integers(0, 256, (2, 84, 84, 3), dtype=np.uint8)
+    out = downsample_frames(frames, 42, grayscale=False)
+    expected = frames.reshape(2, 42, 2, 42, 2, 3).mean(axis=(2, 4)) / 255.0
+    np.testing.assert_allclose(out.reshape(2, 42, 42, 3), expected, atol=1 / 255 + 1e-6)
+
+
+@pytest.mark.parametrize(
+    "moves, message",
+    [
+        (((0, 0),), "at least 2"),
+        (((0, 0), (600, 0)), "outside"),
+        (((0, 0), (0, 0)), "repeat"),
+        (((0, 0), (1,)), "(yaw units, pitch units)"),
+    ],
+)
+def test_bad_look_move_sets_are_refused(moves, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        LookMoves(moves)
+
+
+def test_actions_outside_the_move_set_are_refused():
+    env = _env(num_envs=2)
+    env.reset()
+    with pytest.raises(ValueError, match="not one of the 9 look moves"):
+        env.step(np.array([0, len(DEFAULT_LOOK_MOVES)]))
+    with pytest.raises(ValueError, match="1-D integer"):
+        env.step(np.array([0.0, 1.0]))
+
+
+def test_deepmind_lab_trial_events_give_the_choices():
+    info = {"trial": np.array([0, 3, 2]), "correct": np.array([-1, 1, 0], np.int8)}
+    made, correct = choice_outcomes(info)
+    np.testing.assert_array_equal(made, [False, True, True])
+    np.testing.assert_array_equal(correct, [False, True, False])
+    with pytest.raises(ValueError, match="no trial outcomes"):
+        choice_outcomes({"rewards": np.zeros(3)})
+
+
+def test_images_sit_about_163_look_units_beside_the_cross():
+    # DEFAULT_LOOK_MOVES' largest yaw move lands a gaze at the cross inside an image's zone.
+    units = (
+        math.degrees(math.atan(0.25 * render.SCREEN_WIDTH_OVER_DISTANCE)) / DEGREES_PER_LOOK_UNIT
+    )
+    assert abs(units - 160) < 62 / 2
