@@ -2,14 +2,16 @@
 
 A resumed run (``harlow.train`` on a workdir with a checkpoint) may change the schedule
 fields in ``RESUMABLE_FIELDS`` (total steps, learning rate, entropy, gradient clipping,
-logging, checkpoint cadence, evaluation, worker processes, DeepMind Lab's episodes per
-reset): they are applied and logged. Any other change (network sizes, observations, the
-task's parameters, the loss, the seed) would make the checkpoint mean something else,
-and is refused. Fields added to (or removed from) the configs since the run started are
-logged, not refused: the run's ``config.json`` cannot have them, and the code reading a
-config keeps the old behaviour for a field it lacks.
-Evaluation refuses the fields that shape the agent (``Task.model_fields``) and those in
-``INPUT_MEANING_FIELDS``, which change what the agent's inputs mean.
+logging, checkpoint cadence, evaluation) and its task's ``Task.resumable_fields`` (for
+Harlow: worker processes, DeepMind Lab's episodes per reset): they are applied and
+logged. Any other change (network sizes, observations, the task's parameters, the loss,
+the seed) would make the checkpoint mean something else, and is refused. Fields added to
+(or removed from) the configs since the run started are logged, not refused: the run's
+``config.json`` cannot have them, and the code reading a config keeps the old behaviour
+for a field it lacks.
+Evaluation refuses the fields that shape the agent (``harlow.agent_builder.AGENT_FIELDS``
+and the task's ``Task.model_fields``) and those that change what its inputs mean
+(``Task.input_meaning_fields``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import ml_collections
 
+from harlow.tasks import get_task
+
 RESUMABLE_FIELDS = (
     "train.total_env_steps",
     "train.learning_rate",
@@ -29,18 +33,8 @@ RESUMABLE_FIELDS = (
     "train.log_every_updates",
     "train.checkpoint_every_seconds",
     "train.keep_checkpoints",
-    "env.num_workers",
-    "env.dmlab_episodes_per_reset",
 )
 RESUMABLE_PREFIXES = ("eval.",)  # evaluation settings do not touch training
-
-# Per task: fields that keep the agent's shapes but change what its inputs mean.
-INPUT_MEANING_FIELDS: dict[str, tuple[str, ...]] = {
-    "two_step": (),
-    # Per-episode ids (first image seen = 0) or per-dataset ids: same one-hot size,
-    # another meaning.
-    "harlow": ("env.id_scope",),
-}
 
 
 class _Absent:
@@ -88,9 +82,9 @@ def config_changes(old: ml_collections.ConfigDict, new: ml_collections.ConfigDic
     ]
 
 
-def is_resumable(path: str) -> bool:
-    """Whether a resumed run may change the field at ``path``."""
-    return path in RESUMABLE_FIELDS or path.startswith(RESUMABLE_PREFIXES)
+def resumable_fields(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+    """The fields a resumed run of ``config.task`` may change (and ``eval.*``)."""
+    return RESUMABLE_FIELDS + get_task(config.task).resumable_fields
 
 
 def check_resume_changes(
@@ -98,16 +92,19 @@ def check_resume_changes(
 ) -> list[Change]:
     """The changes a resume of ``workdir`` applies; raises ``ValueError`` naming any other."""
     changes = config_changes(old, new)
+    resumable = resumable_fields(new)
     refused = [
         c
         for c in changes
-        if not is_resumable(c.path) and ABSENT not in (c.old, c.new)  # in both configs
+        if c.path not in resumable
+        and not c.path.startswith(RESUMABLE_PREFIXES)
+        and ABSENT not in (c.old, c.new)  # in both configs
     ]
     if refused:
         raise ValueError(
             f"cannot resume {workdir} with a changed "
             + ", ".join(str(c) for c in refused)
             + ": the checkpoint was trained with the old value(s). Use them, or train "
-            f"in another --workdir. A resume may change: {', '.join(RESUMABLE_FIELDS)}, eval.*"
+            f"in another --workdir. A resume may change: {', '.join(resumable)}, eval.*"
         )
     return changes

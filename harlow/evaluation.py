@@ -11,7 +11,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from harlow.agent import ActorCritic
+from harlow.agent_builder import build_agent
 from harlow.atomic_io import atomic_write_text
 from harlow.checkpointing import (
     CheckpointSnapshot,
@@ -22,21 +22,12 @@ from harlow.checkpointing import (
     restore_agent,
 )
 from harlow.config_validation import validate_config
-from harlow.tasks import Task, build_agent, get_task
+from harlow.tasks import get_task
 
 
 def print_warning(message: str) -> None:
     """One ``warning: ...`` line on stderr."""
     print(f"warning: {message}", file=sys.stderr, flush=True)
-
-
-def _agent_for(config: ml_collections.ConfigDict, task: Task, seed: int) -> ActorCritic:
-    """The agent ``config`` describes, sized from one environment (closed again at once)."""
-    env = task.make_env(config, 1, seed)
-    try:
-        return build_agent(config, env)
-    finally:
-        env.close()
 
 
 def evaluate_checkpoint(
@@ -58,7 +49,7 @@ def evaluate_checkpoint(
     if not isinstance(checkpoint, CheckpointSnapshot):
         checkpoint = read_checkpoint(checkpoint)
     task = get_task(config.task)
-    agent = _agent_for(config, task, seed)
+    agent = build_agent(config)
     restore_agent(agent, checkpoint)
     summary = task.evaluate(agent, config, episodes, seed, greedy, output_dir)
     summary["checkpoint"] = checkpoint.path
@@ -72,12 +63,15 @@ def evaluate_checkpoint(
 def stage_checkpoints(
     workdir: str | os.PathLike, stages: int, warn: Callable[[str], None] = print_warning
 ) -> list[str]:
-    """Up to ``stages`` of the workdir's checkpoints, first and last included.
+    """``stages`` distinct checkpoints of the workdir (all of them if it has no more),
+    first and last included.
 
     In between they are spaced geometrically in environment steps (as Harlow grouped
-    problems: learning is fastest early), each the checkpoint nearest its target. A
-    checkpoint that cannot be read (deleted meanwhile by training) is left out, with a
-    ``warn`` line.
+    problems: learning is fastest early), each the checkpoint nearest its target among
+    those after the previous pick that leave one for each later target: two targets
+    never share a checkpoint (checkpoints saved at a steady rate are evenly spaced, so
+    the early targets fall closer together than the checkpoints). A checkpoint that
+    cannot be read (deleted meanwhile by training) is left out, with a ``warn`` line.
     """
     checkpoints, steps_read = [], []
     for checkpoint in all_checkpoints(workdir):
@@ -89,10 +83,39 @@ def stage_checkpoints(
         checkpoints.append(checkpoint)
     if len(checkpoints) <= stages:
         return checkpoints
-    steps = np.array([max(s, 1) for s in steps_read], dtype=float)
-    targets = np.geomspace(steps[0], steps[-1], stages)
-    picks = {int(np.argmin(np.abs(np.log(steps) - np.log(t)))) for t in targets}
-    return [checkpoints[i] for i in sorted(picks)]
+    log_steps = np.log(np.array([max(s, 1) for s in steps_read], dtype=float))
+    picks, low = [], 0
+    for index, target in enumerate(np.linspace(log_steps[0], log_steps[-1], stages)):
+        high = len(checkpoints) - (stages - index)  # the last this target may take
+        picks.append(low + int(np.argmin(np.abs(log_steps[low : high + 1] - target))))
+        low = picks[-1] + 1
+    return [checkpoints[i] for i in picks]
+
+
+def stages_shortfall(
+    config: ml_collections.ConfigDict, drawn: int, checkpoints: int
+) -> tuple[str, str | None] | None:
+    """Why fewer than ``config.eval.stages`` stages are drawn, if they are: a short note for
+    the figure, and a line for the user when the run has too few checkpoints (those that
+    could not be read had their own line); ``checkpoints`` is how many were picked."""
+    requested = config.eval.get("stages", 0)
+    if drawn >= requested:
+        return None
+    reasons = []
+    if checkpoints < requested:
+        reasons.append(f"the run has only {checkpoints} readable checkpoints")
+    if drawn < checkpoints:
+        reasons.append(f"{checkpoints - drawn} could not be read")
+    note = f"{drawn} of {requested} stages: {', '.join(reasons)}"
+    if checkpoints >= requested:
+        return note, None
+    train = config.train
+    return note, (
+        f"learning-set stages (config.eval.stages = {requested}): {note} (training saves "
+        f"one every config.train.checkpoint_every_seconds = "
+        f"{train.get('checkpoint_every_seconds', '?')} s and keeps the last "
+        f"config.train.keep_checkpoints = {train.get('keep_checkpoints', '?')})"
+    )
 
 
 def evaluate_stages(
@@ -112,23 +135,27 @@ def evaluate_stages(
     vanished before, or is damaged) is left out with a ``warn`` line.
     """
     task = get_task(config.task)
-    if task.stage_summary is None or task.plot_stages is None:
+    if task.stages is None:
         return None
     snapshots = []
-    for checkpoint in stage_checkpoints(workdir, config.eval.get("stages", 0), warn):
+    picked = stage_checkpoints(workdir, config.eval.get("stages", 0), warn)
+    for checkpoint in picked:
         try:
             snapshots.append(read_checkpoint(checkpoint))
         except UnreadableCheckpointError as e:
             warn(f"learning-set stages: skipped {e}")
     if len(snapshots) < 2:
         return None
-    agent = _agent_for(config, task, seed)
+    shortfall = stages_shortfall(config, len(snapshots), len(picked))
+    if shortfall and shortfall[1]:
+        warn(shortfall[1])
+    agent = build_agent(config)
     stages = []
     for snapshot in snapshots:
         restore_agent(agent, snapshot)
-        summary = task.stage_summary(agent, config, config.eval.stage_episodes, seed, greedy)
+        summary = task.stages.summarize(agent, config, config.eval.stage_episodes, seed, greedy)
         stages.append({"checkpoint": snapshot.path, "env_steps": snapshot.env_steps})
         stages[-1] |= summary
-    task.plot_stages(stages, output_dir / "stages.png")
+    task.stages.plot(stages, output_dir / "stages.png", shortfall and shortfall[0])
     atomic_write_text(output_dir / "stages.json", json.dumps(stages, indent=2) + "\n")
     return stages

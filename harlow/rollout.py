@@ -1,4 +1,10 @@
-"""Acting in batched environments: the actor's carry and segment collection."""
+"""Acting in batched environments: the actor's carry and segment collection.
+
+The policy step and the sampling of actions run in one compiled TensorFlow function.
+An environment written in TensorFlow (one with ``tf_step``, like the two-step task)
+steps inside the graph too: ``Actor.collect`` then runs a whole segment in a single
+call, with no conversion between NumPy and TensorFlow on the way.
+"""
 
 from __future__ import annotations
 
@@ -29,17 +35,24 @@ class BatchedEnv(Protocol):
         temporary folders); their owner calls it once done with them."""
 
 
-def sample_actions(logits: np.ndarray, rng: np.random.Generator, greedy: bool) -> np.ndarray:
-    """Samples one action per row of ``logits`` (Gumbel-max), or takes the argmax."""
-    if greedy:
-        return np.argmax(logits, axis=-1)
-    gumbel = -np.log(-np.log(rng.random(logits.shape)))
-    return np.argmax(logits + gumbel, axis=-1)
+def sample_actions(
+    logits: tf.Tensor, generator: tf.random.Generator | None, greedy: bool
+) -> tf.Tensor:
+    """One int32 action per row of ``logits``: Gumbel-max samples, or the argmax."""
+    if not greedy:
+        # Uniforms in (0, 1): the Gumbel noise -log(-log(u)) stays finite.
+        uniform = generator.uniform(tf.shape(logits), minval=1e-20, maxval=1.0)
+        logits = logits - tf.math.log(-tf.math.log(uniform))
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
 @dataclass
 class ActingTime:
-    """Seconds spent choosing actions (TensorFlow) and stepping the environment."""
+    """Seconds spent choosing actions (TensorFlow) and stepping the environment.
+
+    An environment stepped inside the compiled acting loop (``tf_step``) is not timed
+    apart: all of that loop's time counts as ``policy``.
+    """
 
     policy: float = 0.0
     env: float = 0.0
@@ -71,7 +84,8 @@ class Actor:
 
     The carry (last observation, previous action and reward, ``first`` flags
     and the LSTM state) persists across calls, so consecutive segments continue
-    the same episodes.
+    the same episodes. Actions are sampled in TensorFlow from a generator seeded
+    by ``rng``: the same ``rng`` gives the same actions.
     """
 
     def __init__(
@@ -83,6 +97,12 @@ class Actor:
         self.greedy = greedy
         n = env.num_envs
         self.observation = env.reset()
+        if self.observation.shape != (n, agent.observation_size):
+            raise ValueError(
+                f"the environment's observations have shape {self.observation.shape}, the "
+                f"agent takes ({n}, {agent.observation_size}): its observation spec does "
+                "not describe this environment"
+            )
         self.prev_action = np.full(n, -1, dtype=np.int32)
         self.prev_reward = np.zeros(n, dtype=np.float32)
         self.first = np.ones(n, dtype=bool)
@@ -91,16 +111,31 @@ class Actor:
         self.time = ActingTime()
         self._episode_return = np.zeros(n, dtype=np.float64)
         self._episode_length = np.zeros(n, dtype=np.int64)
-        # A concrete function skips tf.function's per-call argument matching:
+        self._generator = tf.random.Generator.from_seed(int(rng.integers(2**63 - 1)))
+        # Concrete functions skip tf.function's per-call argument matching:
         # about a third less overhead on every environment step.
-        state_spec = tf.TensorSpec([None, agent.lstm_units], tf.float32)
-        self._policy = tf.function(agent.step).get_concrete_function(
-            tf.TensorSpec([None, env.observation_size], tf.float32),
-            tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([None], tf.float32),
-            tf.TensorSpec([None], tf.bool),
+        state_spec = tf.TensorSpec([n, agent.lstm_units], tf.float32)
+        self._input_specs = (
+            tf.TensorSpec([n, agent.observation_size], tf.float32),
+            tf.TensorSpec([n], tf.int32),
+            tf.TensorSpec([n], tf.float32),
+            tf.TensorSpec([n], tf.bool),
             LSTMState(state_spec, state_spec),
         )
+        self._policy = tf.function(self._act).get_concrete_function(*self._input_specs)
+        self._rollouts: dict[int, tf.types.experimental.ConcreteFunction] = {}
+
+    def _act(
+        self,
+        observation: tf.Tensor,
+        prev_action: tf.Tensor,
+        prev_reward: tf.Tensor,
+        first: tf.Tensor,
+        state: LSTMState,
+    ) -> tuple[tf.Tensor, LSTMState]:
+        """The agent's step and the sampled actions (compiled)."""
+        output, state = self.agent.step(observation, prev_action, prev_reward, first, state)
+        return sample_actions(output.policy_logits, self._generator, self.greedy), state
 
     def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """Chooses actions, steps the env, updates the carry.
@@ -108,10 +143,10 @@ class Actor:
         Returns ``(actions, rewards, dones, info)`` of the step taken.
         """
         start = time.perf_counter()
-        output, self.state = self._policy(
+        actions, self.state = self._policy(
             self.observation, self.prev_action, self.prev_reward, self.first, self.state
         )
-        actions = sample_actions(output.policy_logits.numpy(), self.rng, self.greedy)
+        actions = actions.numpy()
         stepped = time.perf_counter()
         observation, rewards, dones, info = self.env.step(actions)
         self.time.policy += stepped - start
@@ -135,7 +170,14 @@ class Actor:
             self._episode_length[dones] = 0
 
     def collect(self, length: int) -> Segment:
-        """Takes ``length`` steps and returns them as a time-major ``Segment``."""
+        """Takes ``length`` steps and returns them as a time-major ``Segment``.
+
+        With an environment written in TensorFlow the ``length`` steps run in one
+        compiled call (the same steps, actions and episodes as ``length`` calls of
+        ``step``); otherwise step by step.
+        """
+        if hasattr(self.env, "tf_step"):
+            return self._collect_compiled(length)
         initial_state = self.state
         observations, prev_actions, prev_rewards, first = [], [], [], []
         actions, rewards, dones = [], [], []
@@ -162,3 +204,64 @@ class Actor:
             dones=tf.constant(np.stack(dones), tf.bool),
             initial_state=LSTMState(*initial_state),
         )
+
+    def _collect_compiled(self, length: int) -> Segment:
+        """``collect`` of a TensorFlow environment: one call of a compiled rollout."""
+        if length not in self._rollouts:
+            self._rollouts[length] = tf.function(self._rollout).get_concrete_function(
+                *self._input_specs, length=length
+            )
+        start = time.perf_counter()
+        initial_state = LSTMState(*self.state)
+        segment, carry = self._rollouts[length](
+            self.observation,
+            self.prev_action,
+            self.prev_reward,
+            self.first,
+            initial_state,
+            length=length,
+        )
+        self.observation, self.prev_action, self.prev_reward, self.first, self.state = carry
+        rewards, dones = segment.rewards.numpy(), segment.dones.numpy()
+        self.time.policy += time.perf_counter() - start
+        for reward, done in zip(rewards, dones, strict=True):
+            self._track_episodes(reward, done)
+        return segment
+
+    def _rollout(
+        self,
+        observation: tf.Tensor,
+        prev_action: tf.Tensor,
+        prev_reward: tf.Tensor,
+        first: tf.Tensor,
+        state: LSTMState,
+        length: int,
+    ) -> tuple[Segment, tuple]:
+        """``length`` steps of policy, sampling and ``env.tf_step`` (compiled, unrolled)."""
+        initial_state = state
+        inputs: list[tuple[tf.Tensor, ...]] = []
+        outcomes: list[tuple[tf.Tensor, ...]] = []
+        for _ in range(length):
+            inputs.append((observation, prev_action, prev_reward, first))
+            actions, state = self._act(observation, prev_action, prev_reward, first, state)
+            observation, rewards, dones = self.env.tf_step(actions)
+            outcomes.append((actions, rewards, dones))
+            prev_action = tf.where(dones, -1, actions)
+            prev_reward = tf.where(dones, 0.0, rewards)
+            first = dones
+        inputs.append((observation, prev_action, prev_reward, first))
+        observations, prev_actions, prev_rewards, firsts = (
+            tf.stack(x) for x in zip(*inputs, strict=True)
+        )
+        actions, rewards, dones = (tf.stack(x) for x in zip(*outcomes, strict=True))
+        segment = Segment(
+            observations=observations,
+            prev_actions=prev_actions,
+            prev_rewards=prev_rewards,
+            first=firsts,
+            actions=actions,
+            rewards=rewards,
+            dones=dones,
+            initial_state=initial_state,
+        )
+        return segment, (observation, prev_action, prev_reward, first, state)

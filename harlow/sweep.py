@@ -1,7 +1,8 @@
 """Command line: train several seeds in parallel subprocesses, then evaluate them together.
 
     python -m harlow.sweep --config=configs/two_step.py --seeds=0-4 --workdir=runs/sweep \
-        [--parallel=2] [--episodes=300] [--eval_args="--greedy"] [--config.train.lr=...]
+        [--parallel=2] [--episodes=300] [--eval_args="--greedy"] \
+        [--config.train.learning_rate=1e-3 ...]
 
 Each seed trains in ``<workdir>/seed_<s>`` (``python -m harlow.train``, output in its
 ``train.log``), at most ``--parallel`` at a time; ``--config.*`` overrides apply to every

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tqdm import tqdm
 
 from harlow.a2c import A2CLearner, make_optimizer
 from harlow.agent import ActorCritic
+from harlow.agent_builder import build_agent
 from harlow.checkpointing import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -34,7 +36,8 @@ from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor, BatchedEnv
 from harlow.run_progress import RunProgress, progress_path, write_progress
 from harlow.signals import raise_if_terminated
-from harlow.tasks import Task, build_agent, get_task
+from harlow.task import Task
+from harlow.tasks import get_task
 from harlow.workdirs import WorkdirError, checked_workdir, os_reason, workdir_lock
 
 
@@ -111,6 +114,50 @@ def build_learner(config: ml_collections.ConfigDict, agent: ActorCritic) -> A2CL
     )
 
 
+@dataclass
+class Training:
+    """What a run trains with: its environments, agent, learner and actor.
+
+    ``train`` builds it with ``build_training``; so do the benchmarks
+    (``harlow.benchmarks``), which time the same steps.
+    """
+
+    env: BatchedEnv
+    agent: ActorCritic
+    learner: A2CLearner
+    actor: Actor
+
+    def update(self, unroll_length: int) -> tuple[dict[str, tf.Tensor], ActingTime, float]:
+        """Collects a segment and learns from it: the metrics, the acting time, the
+        seconds spent learning."""
+        segment = self.actor.collect(unroll_length)
+        learn_start = time.perf_counter()
+        metrics = self.learner.update(segment)
+        acting = self.actor.time.drain()
+        return metrics, acting, time.perf_counter() - learn_start
+
+
+def build_training(
+    config: ml_collections.ConfigDict, env: BatchedEnv, actor_rng: np.random.Generator
+) -> Training:
+    """The agent, learner and actor of ``config`` on ``env``, as ``train`` builds them."""
+    agent = build_agent(config)
+    learner = build_learner(config, agent)
+    return Training(env, agent, learner, Actor(env, agent, actor_rng))
+
+
+@contextlib.contextmanager
+def training_setup(config: ml_collections.ConfigDict) -> Iterator[Training]:
+    """``build_training`` on the environments ``train`` makes for ``config`` (seeded the
+    same way); closes them on exit."""
+    env_seed, actor_rng = seed_everything(config.seed)
+    env = get_task(config.task).make_env(config, config.train.num_envs, env_seed)
+    try:
+        yield build_training(config, env, actor_rng)
+    finally:
+        env.close()
+
+
 def train(
     config: ml_collections.ConfigDict,
     workdir: str | os.PathLike,
@@ -163,8 +210,8 @@ def _train_on(
     actor_rng: np.random.Generator,
 ) -> TrainResult:
     """The training loop on ``env``: restore, act, learn, log and save until done."""
-    agent = build_agent(config, env)
-    learner = build_learner(config, agent)
+    training = build_training(config, env, actor_rng)
+    agent, learner, actor = training.agent, training.learner, training.actor
     state = TrainingState(agent, learner.optimizer, workdir, config.train.keep_checkpoints)
     last_checkpoint = state.restore_latest()
     if last_checkpoint:
@@ -174,7 +221,6 @@ def _train_on(
     # The checkpoint restored the optimizer's learning rate: the config's applies.
     learner.optimizer.learning_rate = config.train.learning_rate
     _save_config(config, workdir)
-    actor = Actor(env, agent, actor_rng)
     writer = tf.summary.create_file_writer(str(workdir / "train"))
     total = config.train.total_env_steps
     steps_per_update = config.train.num_envs * config.train.unroll_length
@@ -198,11 +244,7 @@ def _train_on(
         while int(state.env_steps.numpy()) < total:
             raise_if_terminated()
             learner.entropy_coef.assign(entropy_coef_at(config, int(state.env_steps.numpy())))
-            segment = actor.collect(config.train.unroll_length)
-            learn_start = time.perf_counter()
-            metrics = learner.update(segment)
-            acting = actor.time.drain()
-            learn_seconds = time.perf_counter() - learn_start
+            metrics, acting, learn_seconds = training.update(config.train.unroll_length)
             window.add_time(acting, learn_seconds)
             run_time.add_time(acting, learn_seconds)
             if not bool(metrics.pop("optim/finite")):

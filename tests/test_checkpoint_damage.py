@@ -22,6 +22,7 @@ from test_cli import TINY
 from harlow import evaluation
 from harlow.a2c import make_optimizer
 from harlow.agent import ActorCritic
+from harlow.agent_builder import build_agent
 from harlow.checkpointing import (
     CheckpointError,
     TrainingState,
@@ -30,7 +31,8 @@ from harlow.checkpointing import (
     resolve_checkpoint,
     restore_agent,
 )
-from harlow.tasks import build_agent, get_task
+from harlow.task import StageReport
+from harlow.tasks import get_task
 from harlow.trainer import train
 
 DATA = ".data-00000-of-00001"
@@ -223,7 +225,7 @@ def _stage_run(workdir: Path, config, monkeypatch, on_stage=None) -> tuple[list[
     stage summary is the sum of the agent's weights (after calling ``on_stage``)."""
     config.eval.stages, config.eval.stage_episodes = 3, 1
     task = get_task("two_step")
-    paths = _save_three(workdir, build_agent(config, task.make_env(config, 1, 0)))
+    paths = _save_three(workdir, build_agent(config))
     plotted = []
 
     def stage_summary(agent, *args):
@@ -232,14 +234,15 @@ def _stage_run(workdir: Path, config, monkeypatch, on_stage=None) -> tuple[list[
         return {"weights": float(sum(tf.reduce_sum(v) for v in agent.trainable_variables))}
 
     staged = dataclasses.replace(
-        task, stage_summary=stage_summary, plot_stages=lambda stages, path: plotted.append(path)
+        task,
+        stages=StageReport(stage_summary, lambda stages, path, note: plotted.append(path)),
     )
     monkeypatch.setattr(evaluation, "get_task", lambda name: staged)
     return paths, plotted
 
 
 def _weights(config, path: str) -> float:
-    agent = build_agent(config, get_task("two_step").make_env(config, 1, 0))
+    agent = build_agent(config)
     restore_agent(agent, path)
     return float(sum(tf.reduce_sum(v) for v in agent.trainable_variables))
 

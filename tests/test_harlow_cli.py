@@ -4,6 +4,7 @@ import csv
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -94,6 +95,23 @@ def test_evaluate_on_training_images_and_a_custom_dataset(trained, tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"] == str(faces) and report["episodes"] == 4
     assert report["config_overrides"] == {"config.dataset": str(faces)}
+
+
+def test_evaluations_on_other_images_go_to_folders_named_after_them(trained, tmp_path):
+    """Without --output_dir, each evaluation goes to <workdir>/eval/<what it ran on>, with
+    its TensorBoard summaries: held-out and training faces do not replace each other."""
+    workdir = tmp_path / "run"
+    shutil.copytree(trained, workdir)
+    for flag, name in (("--split=heldout", "heldout"), ("--split=train", "train")):
+        result = run_module(
+            "harlow.evaluate", f"--workdir={workdir}", "--episodes=2", "--nostages", flag
+        )
+        assert result.returncode == 0, result.stderr
+        assert f"report: {workdir / 'eval' / name / 'report.json'}" in result.stdout
+    for name in ("heldout", "train"):
+        report = json.loads((workdir / "eval" / name / "report.json").read_text())
+        assert report["split"] == name
+        assert list((workdir / "eval" / name).glob("events.out.tfevents.*"))
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from configs.harlow import get_config
 from harlow.agent import ActorCritic
+from harlow.agent_builder import build_agent
 from harlow.config_files import load_config_file
 from harlow.config_validation import validate_config
 from harlow.datasets import DatasetError
@@ -20,7 +21,6 @@ from harlow.harlow_task import analysis
 from harlow.harlow_task.env import ParallelTrialEnv, make_env
 from harlow.harlow_task.evaluation import collect_trials, evaluate, format_summary, plot_seeds
 from harlow.psychlab.dmlab_workers import DmlabWorkerError
-from harlow.tasks import build_agent
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -127,22 +127,14 @@ def test_configs_saved_before_the_layer_norm_field_stay_valid():
     del config.agent["conv_layer_norm"]  # as in a config.json from an older version
     validate_config(config)
     config.env.observation, config.agent.encoder = "patches", "conv"
-    env = make_env(config, 1, seed=0)
-    try:
-        assert not build_agent(config, env).encoder.layer_norm
-    finally:
-        env.close()
+    assert not build_agent(config).encoder.layer_norm
 
 
 def test_patches_config_builds_a_conv_agent():
     config = tiny_config()
     config.env.observation, config.agent.encoder = "patches", "conv"
     validate_config(config)
-    env = make_env(config, 1, seed=0)
-    try:
-        agent = build_agent(config, env)
-    finally:
-        env.close()
+    agent = build_agent(config)
     assert agent.encoder is not None and agent.encoder.num_patches == 3
     assert agent.encoder.layer_norm
 
@@ -151,9 +143,9 @@ def test_pixels_config_encodes_whole_frames():
     config = load_config_file(CONFIGS / "harlow_pixels.py")
     config.agent.lstm_units, config.train.num_envs = 8, 2
     validate_config(config)
+    agent = build_agent(config)
     env = make_env(config, 2, seed=0)
     try:
-        agent = build_agent(config, env)
         observation = env.reset()
     finally:
         env.close()
@@ -217,7 +209,7 @@ def test_untrained_agent_is_at_chance_and_the_report_is_written(tmp_path):
 
 
 def test_training_profile_accounts_for_the_time():
-    from harlow.harlow_task.profile import profile_training
+    from harlow.benchmarks.harlow_train import profile_training
 
     config = tiny_config()
     results = profile_training(config, updates=2)

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from harlow.a2c import make_optimizer
 from harlow.agent import ActorCritic
+from harlow.agent_builder import build_agent
 from harlow.checkpointing import (
     TrainingState,
     all_checkpoints,
@@ -33,7 +34,6 @@ from harlow.checkpointing import (
     restore_agent,
 )
 from harlow.evaluation import checkpoint_env_steps
-from harlow.tasks import build_agent, get_task
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS_PER_UPDATE = 8 * 4
@@ -186,6 +186,6 @@ def test_sigkill_at_random_moments_then_resume_to_the_end(tmp_path):
     }
     config = load_config(workdir)
     assert config.train.total_env_steps == TOTAL_ENV_STEPS
-    agent = build_agent(config, get_task(config.task).make_env(config, 1, 0))
+    agent = build_agent(config)
     restore_agent(agent, resolve_checkpoint(workdir, None))
     assert all(np.isfinite(v.numpy()).all() for v in agent.trainable_variables)

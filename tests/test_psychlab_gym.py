@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from harlow.datasets import DatasetError, default_dataset_path, load_dataset
 from harlow.psychlab.gym_env import ENV_ID, HarlowGymEnv
 from harlow.psychlab.protocol import SCREEN_IMAGES
 from harlow.psychlab.screen_env import ACTION_MAX, ACTION_MIN, DEGREES_PER_LOOK_UNIT, LOOK_YAW
@@ -87,3 +88,44 @@ def test_time_limit_truncates():
     env.reset(seed=0)
     outcomes = [env.step(np.zeros(7, dtype=np.int32))[2:4] for _ in range(6)]
     assert outcomes == [(False, False)] * 5 + [(False, True)]
+
+
+def test_make_without_arguments_plays_the_bundled_faces():
+    env = gymnasium.make(ENV_ID)
+    observation, _ = env.reset(seed=0)
+    assert observation.shape == (84, 84, 3) and observation.dtype == np.uint8
+    for _ in range(3):
+        observation, reward, terminated, truncated, info = env.step(np.zeros(7, dtype=np.int32))
+    assert env.observation_space.contains(observation)
+    assert not (terminated or truncated)
+    # The training split of datasets/faces: the ids the simulator draws from.
+    train_ids = set(load_dataset(default_dataset_path()).train_ids.tolist())
+    assert set(env.unwrapped._simulator._image_ids.tolist()) == train_ids
+    env.close()
+
+
+def test_dataset_and_split_choose_the_images(tmp_path):
+    env = gymnasium.make(ENV_ID, dataset=str(default_dataset_path()), split="heldout")
+    heldout = set(load_dataset(default_dataset_path()).heldout_ids.tolist())
+    assert set(env.unwrapped._simulator._image_ids.tolist()) == heldout
+    env.close()
+    with pytest.raises(ValueError, match="split must be"):
+        HarlowGymEnv(split="test")
+
+
+def test_a_bad_dataset_path_says_which_folder_and_why(tmp_path):
+    missing = tmp_path / "no_such_dataset"
+    with pytest.raises(DatasetError, match="not a valid dataset") as error:
+        gymnasium.make(ENV_ID, dataset=missing)
+    assert str(missing) in str(error.value) and "no such folder" in str(error.value)
+    with pytest.raises(DatasetError, match="manifest"):
+        gymnasium.make(ENV_ID, dataset=tmp_path)  # a folder, but no manifest.json
+
+
+def test_images_without_ids_play_all_of_them_and_cannot_be_mixed_with_a_dataset():
+    env = HarlowGymEnv(make_images(3), width=32, height=32)
+    assert env._simulator._image_ids.tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="not both"):
+        HarlowGymEnv(make_images(3), dataset=default_dataset_path())
+    with pytest.raises(ValueError, match="image_ids needs images"):
+        HarlowGymEnv(image_ids=[1, 2])

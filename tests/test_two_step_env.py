@@ -99,3 +99,19 @@ def test_bad_action_shape_and_env_count():
         env.step(np.zeros(4))
     with pytest.raises(ValueError, match="num_envs"):
         BatchedTwoStep(0, TwoStepParams(), seed=0)
+
+
+def test_tf_step_advances_the_same_episodes_as_step():
+    def run(use_tf: bool) -> list[np.ndarray]:
+        env = BatchedTwoStep(4, TwoStepParams(trials_per_episode=2), seed=5)
+        env.reset()
+        rng = np.random.default_rng(0)
+        out = []
+        for _ in range(10):
+            actions = rng.integers(0, 2, 4).astype(np.int32)
+            step = env.tf_step(actions) if use_tf else env.step(actions)[:3]
+            out += [np.asarray(x) for x in step]
+        return out
+
+    for a, b in zip(run(True), run(False), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -20,19 +20,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import ml_collections
 import numpy as np
 
 from harlow.datasets import default_dataset_path, load_dataset
 from harlow.datasets.manifest import SPLITS
+from harlow.observation_spec import ObservationSpec
 from harlow.psychlab.dmlab import (
     DmlabHarlowEnv,
     HarlowLevelSettings,
     remove_stale_temporary_folders,
 )
 from harlow.psychlab.dmlab_workers import WorkerPool
-from harlow.psychlab.observations import IdsObserver, PatchesObserver, PixelsObserver
+from harlow.psychlab.observations import (
+    OBSERVATION_MODES,
+    IdsObserver,
+    PatchesObserver,
+    PixelsObserver,
+)
 from harlow.psychlab.saccade import SaccadeWrapper
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
@@ -100,7 +107,31 @@ def spec_from_config(
     )
 
 
+class ObservationFields(Protocol):
+    """The fields that choose the observer: ``config.env`` or a ``TrialEnvSpec``."""
+
+    observation: str
+    show_chosen: bool
+    num_ids: int
+    patch_size: int
+    pixels_size: int
+
+
+def observation_spec(fields: ObservationFields) -> ObservationSpec:
+    """What the observer of ``fields.observation`` emits (no environment is built)."""
+    if fields.observation == "ids":
+        return IdsObserver.spec(fields.num_ids, fields.show_chosen)
+    if fields.observation == "patches":
+        return PatchesObserver.spec(fields.patch_size, fields.show_chosen)
+    if fields.observation == "pixels":
+        return PixelsObserver.spec(fields.pixels_size, fields.show_chosen)
+    raise ValueError(
+        f"config.env.observation must be one of {OBSERVATION_MODES}, got {fields.observation!r}"
+    )
+
+
 def _observer(spec: TrialEnvSpec) -> IdsObserver | PatchesObserver | PixelsObserver:
+    """The observer of ``spec.observation``; it publishes ``observation_spec(spec)``."""
     if spec.observation == "ids":
         return IdsObserver(spec.num_envs, spec.num_ids, spec.id_scope, spec.show_chosen)
     if spec.observation == "patches":
@@ -108,11 +139,6 @@ def _observer(spec: TrialEnvSpec) -> IdsObserver | PatchesObserver | PixelsObser
     if spec.observation == "pixels":
         return PixelsObserver(spec.num_envs, spec.pixels_size, spec.show_chosen)
     raise ValueError(f"unknown observation mode {spec.observation!r}")
-
-
-def observation_size(spec: TrialEnvSpec) -> int:
-    """Length of the observation vector of ``spec`` (without building an environment)."""
-    return _observer(spec).observation_size
 
 
 def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
@@ -160,7 +186,7 @@ class ParallelTrialEnv:
 
     def __init__(self, specs: list[TrialEnvSpec]) -> None:
         self.num_envs = sum(spec.num_envs for spec in specs)
-        self.observation_size = observation_size(specs[0])
+        self.observation_size = observation_spec(specs[0]).size
         self._backend = specs[0].backend
         self._bounds = np.cumsum([0] + [spec.num_envs for spec in specs])
         self._pool = WorkerPool(

@@ -19,11 +19,6 @@ from harlow.signals import raise_if_terminated
 _COLUMNS = ("choice", "correct_side", "reward", "left_id", "right_id", "timeouts")
 
 
-def make_env(config: ml_collections.ConfigDict, num_envs: int, seed: int):
-    """Trial-level environments on the training split (``config.env.split``)."""
-    return harlow_env.make_env(config, num_envs, seed)
-
-
 def collect_trials(
     agent: ActorCritic,
     config: ml_collections.ConfigDict,
@@ -103,14 +98,20 @@ def stage_summary(
 ) -> dict:
     """Accuracy by trial of one training stage (a checkpoint), on ``config.eval.split``."""
     table = collect_trials(agent, config, episodes, seed, greedy, config.eval.split, False)
-    return analysis.summarize(table)
+    settings = {
+        "split": config.eval.split,
+        "dataset": str(harlow_env.dataset_path(config)),
+        "backend": config.env.backend,
+        "observation": config.env.observation,
+    }
+    return settings | analysis.summarize(table)
 
 
-def plot_stages(stages: list[dict], path: str | os.PathLike) -> None:
-    """The learning-set curves of successive checkpoints."""
+def plot_stages(stages: list[dict], path: str | os.PathLike, note: str | None = None) -> None:
+    """The learning-set curves of successive checkpoints; ``note``: why fewer than asked."""
     for stage in stages:
         stage["episodes_trained"] = stage["env_steps"] // analysis.TRIALS
-    plots.plot_stages(stages, path)
+    plots.plot_stages(stages, path, note=note)
 
 
 def _percent(entry: dict) -> str:

@@ -1,8 +1,15 @@
-"""Harlow figures: the learning-set curve (accuracy by trial index 1..6)."""
+"""Harlow figures: the learning-set curve (accuracy by trial index 1..6).
+
+Each title says what was measured: dataset, split, backend and observation mode (the
+``settings`` keyword, by default read from the summaries, which carry them).
+"""
 
 from __future__ import annotations
 
 import os
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -14,6 +21,46 @@ from harlow.atomic_io import atomic_output  # noqa: E402
 from harlow.harlow_task.analysis import TRIALS  # noqa: E402
 
 TRIAL_TICKS = list(range(1, TRIALS + 1))
+SETTINGS = ("dataset", "split", "backend", "observation")
+TITLE_WIDTH = 56  # characters per title line: the narrowest figure is 5 inches wide
+
+
+def _one_value(values: list) -> str:
+    distinct = list(dict.fromkeys(str(v) for v in values if v is not None))
+    return "/".join(distinct) if distinct else "?"
+
+
+def settings_parts(settings: Mapping | Sequence[Mapping]) -> list[str]:
+    """What a figure measured: ["faces dataset", "heldout split", "simulator backend",
+    "ids observation"]; several summaries that differ show each value ("a/b")."""
+    entries = [settings] if isinstance(settings, Mapping) else list(settings)
+    values = {key: _one_value([e.get(key) for e in entries]) for key in SETTINGS}
+    datasets = [e.get("dataset") for e in entries if e.get("dataset")]
+    if datasets:  # the folder's name: the path can be long
+        values["dataset"] = _one_value([Path(d).name for d in datasets])
+    return [f"{values[key]} {key}" for key in SETTINGS]
+
+
+def join_lines(parts: list[str], width: int) -> list[str]:
+    """``parts`` joined by commas into lines of at most ``width`` characters (a part longer
+    than that gets a line of its own)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(part) + 2 <= width:
+            lines[-1] += f", {part}"
+        elif lines:
+            lines[-1] += ","
+            lines.append(part)
+        else:
+            lines.append(part)
+    return lines
+
+
+def _title(first_line: str, settings: Mapping | Sequence[Mapping], note: str | None = None) -> str:
+    lines = [first_line, *join_lines(settings_parts(settings), TITLE_WIDTH)]
+    if note:
+        lines += textwrap.wrap(note, TITLE_WIDTH)
+    return "\n".join(lines)
 
 
 def _style(axes: plt.Axes, title: str) -> None:
@@ -22,7 +69,7 @@ def _style(axes: plt.Axes, title: str) -> None:
     axes.set_ylim(0, 105)
     axes.set_xlabel("trial within episode")
     axes.set_ylabel("correct choices (%)")
-    axes.set_title(title)
+    axes.set_title(title, fontsize=10)
     axes.legend(loc="lower right", fontsize=8)
 
 
@@ -37,31 +84,60 @@ def _percent(entries: list[dict], key: str) -> np.ndarray:
     return np.array([np.nan if e[key] is None else 100 * e[key] for e in entries])
 
 
-def plot_accuracy_by_trial(summary: dict, path: str | os.PathLike, title: str) -> None:
-    """Accuracy per trial index with 95 % intervals (one evaluation)."""
+def plot_accuracy_by_trial(
+    summary: dict, path: str | os.PathLike, title: str, settings: Mapping | None = None
+) -> None:
+    """Accuracy per trial index with 95 % intervals (one evaluation).
+
+    ``title``, then the ``settings`` line (default: the summary's dataset, split, backend
+    and observation mode).
+    """
     entries = summary["accuracy_by_trial"]
     accuracy = _percent(entries, "accuracy")
     errors = [accuracy - _percent(entries, "ci_low"), _percent(entries, "ci_high") - accuracy]
     figure, axes = plt.subplots(figsize=(5, 4))
     axes.errorbar(TRIAL_TICKS, accuracy, yerr=errors, marker="o", capsize=3, label="agent")
-    _style(axes, title)
+    _style(axes, _title(title, summary if settings is None else settings))
     _save(figure, path)
 
 
-def plot_stages(stages: list[dict], path: str | os.PathLike) -> None:
-    """The learning-set curve at successive stages of training (Harlow 1949, Fig. 2)."""
+def stage_label(stage: Mapping) -> str:
+    """A curve's legend entry: its checkpoint's training trials and the episodes it was
+    evaluated on."""
+    return f"{stage['env_steps']:,} trials trained (n = {stage['episodes']:,} episodes)"
+
+
+def plot_stages(
+    stages: list[dict],
+    path: str | os.PathLike,
+    settings: Mapping | None = None,
+    note: str | None = None,
+) -> None:
+    """The learning-set curve at successive stages of training (Harlow 1949, Fig. 2).
+
+    One curve per stage, labelled with ``stage_label``; the title gives the ``settings``
+    (default: those the stages carry) and ``note`` (why fewer stages than asked for).
+    """
     figure, axes = plt.subplots(figsize=(6, 4.5))
     colours = plt.cm.viridis(np.linspace(0.0, 0.9, len(stages)))
     for stage, colour in zip(stages, colours, strict=True):
-        label = f"{stage['episodes_trained']:,} episodes trained"
         accuracy = _percent(stage["accuracy_by_trial"], "accuracy")
-        axes.plot(TRIAL_TICKS, accuracy, marker="o", color=colour, label=label)
-    _style(axes, "Learning set across training")
+        axes.plot(TRIAL_TICKS, accuracy, marker="o", color=colour, label=stage_label(stage))
+    title = f"Learning set across training, {len(stages)} checkpoints"
+    _style(axes, _title(title, stages if settings is None else settings, note))
     _save(figure, path)
 
 
-def plot_seeds(summaries: list[dict], labels: list[str], path: str | os.PathLike) -> None:
-    """Accuracy by trial: one thin line per seed, their mean, and trials 2..6 per seed."""
+def plot_seeds(
+    summaries: list[dict],
+    labels: list[str],
+    path: str | os.PathLike,
+    settings: Mapping | None = None,
+) -> None:
+    """Accuracy by trial: one thin line per seed, their mean, and trials 2..6 per seed.
+
+    The title gives the ``settings`` (default: those of the summaries).
+    """
     figure, axes = plt.subplots(figsize=(5.5, 4.2))
     curves = np.array([_percent(s["accuracy_by_trial"], "accuracy") for s in summaries])
     for index, curve in enumerate(curves):
@@ -81,5 +157,6 @@ def plot_seeds(summaries: list[dict], labels: list[str], path: str | os.PathLike
         va="bottom",
         fontsize=7,
     )
-    _style(axes, f"Harlow task, {len(summaries)} seeds")
+    title = f"Harlow task, {len(summaries)} seeds"
+    _style(axes, _title(title, summaries if settings is None else settings))
     _save(figure, path)

@@ -6,7 +6,6 @@ Modules (import them directly; this package imports nothing heavy):
   render        -- camera geometry and first-person frames of the screen in its room
   simulator     -- ``BatchedHarlowSimulator``: N environments in lockstep
   gym_env       -- ``HarlowGymEnv``, registered with Gymnasium as harlow/PsychlabHarlow-v0
-  sim_benchmark -- frames per second of the simulator
   dmlab         -- the DeepMind Lab adapter (same interface)
   dmlab_workers -- worker processes for environments that cannot be pickled
   worker_main   -- the entry point those worker processes run (imports no TensorFlow)

@@ -1,7 +1,15 @@
 """A single Psychlab Harlow environment with the Gymnasium API, id ``harlow/PsychlabHarlow-v0``.
 
     import gymnasium, harlow.psychlab.gym_env
+    env = gymnasium.make("harlow/PsychlabHarlow-v0")  # the bundled faces, training split
+    env = gymnasium.make("harlow/PsychlabHarlow-v0", dataset="path/to/dataset", split="heldout")
     env = gymnasium.make("harlow/PsychlabHarlow-v0", images=images, image_ids=range(1, 25))
+
+Images come from ``images`` (``[N, 256, 256, 3]`` uint8; ``image_ids``, 1-based, default all
+of them) or else from the dataset folder ``dataset`` (default: the bundled faces,
+``datasets/faces``), loaded and checked whole by ``harlow.datasets.load_dataset``; ``split``
+("train", "heldout" or "all") picks its ids. A folder that is not a valid dataset raises
+``harlow.datasets.DatasetError`` naming the folder and each problem.
 
 Observation: the RGB frame, ``Box(0, 255, (H, W, 3), uint8)``. Action: DeepMind Lab's own action
 vector, ``Box`` of 7 int32 with DeepMind Lab's bounds (``screen_env.ACTION_MIN`` and ``ACTION_MAX``:
@@ -17,6 +25,7 @@ as Python scalars (see ``harlow.psychlab.simulator``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,11 +33,29 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from harlow.datasets import default_dataset_path, load_dataset
 from harlow.psychlab.protocol import DONE_TIME_LIMIT, DONE_TRIALS_COMPLETE, ProtocolConfig
 from harlow.psychlab.screen_env import ACTION_MAX, ACTION_MIN, ACTION_SIZE
 from harlow.psychlab.simulator import SPAWN_YAW_RANGE_DEG, BatchedHarlowSimulator
 
 ENV_ID = "harlow/PsychlabHarlow-v0"
+
+
+def _images_and_ids(
+    images: np.ndarray | None,
+    image_ids: Sequence[int] | np.ndarray | None,
+    dataset: str | os.PathLike | None,
+    split: str,
+) -> tuple[np.ndarray, Sequence[int] | np.ndarray]:
+    """The images and ids to play: those given, else the ``split`` of the dataset folder."""
+    if images is not None:
+        if dataset is not None:
+            raise ValueError("give images or dataset, not both")
+        return images, np.arange(1, len(images) + 1) if image_ids is None else image_ids
+    if image_ids is not None:
+        raise ValueError("image_ids needs images (with a dataset folder, choose ids by split)")
+    loaded = load_dataset(default_dataset_path() if dataset is None else dataset)
+    return loaded.images, loaded.ids(split)
 
 
 class HarlowGymEnv(gymnasium.Env):
@@ -38,17 +65,21 @@ class HarlowGymEnv(gymnasium.Env):
 
     def __init__(
         self,
-        images: np.ndarray,
-        image_ids: Sequence[int] | np.ndarray,
+        images: np.ndarray | None = None,
+        image_ids: Sequence[int] | np.ndarray | None = None,
         width: int = 84,
         height: int = 84,
         spawn_yaw_range_deg: float = SPAWN_YAW_RANGE_DEG,
         render_mode: str | None = None,
+        *,
+        dataset: str | os.PathLike | None = None,
+        split: str = "train",
         **protocol_kwargs: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_mode = render_mode
+        images, image_ids = _images_and_ids(images, image_ids, dataset, split)
         self._make_simulator = lambda seed: BatchedHarlowSimulator(
             1,
             images,

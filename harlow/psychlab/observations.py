@@ -19,11 +19,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from harlow.observation_spec import IMAGE, ONE_HOT, ObservationPart, ObservationSpec
 from preprocessing.identity import UNKNOWN, ImageIdentities
 from preprocessing.locate import Detection
 from preprocessing.patches import gray_patch
 
 OBSERVATION_MODES = ("ids", "patches", "pixels")
+
+
+def _sides_spec(shape: tuple[int, ...], kind: str, show_chosen: bool) -> ObservationSpec:
+    """``left``, ``right`` (and ``chosen``) parts of one ``shape`` and ``kind``."""
+    names = ("left", "right", "chosen") if show_chosen else ("left", "right")
+    return ObservationSpec(tuple(ObservationPart(name, shape, kind) for name in names))
 
 
 class _ChoiceMemory:
@@ -68,12 +75,18 @@ class IdsObserver:
             raise ValueError(f"num_ids must be >= 2, got {num_ids}")
         self.num_ids = num_ids
         self._memory = _ChoiceMemory(num_envs, num_ids, show_chosen)
-        self.observation_size = self._memory.parts_per_observation * num_ids
+        self.observation_spec = self.spec(num_ids, show_chosen)
+        self.observation_size = self.observation_spec.size
         self._identities = [
             ImageIdentities(scope=scope, images_per_episode=2 if scope == "episode" else None)
             for _ in range(num_envs)
         ]
         self._eye = np.eye(num_ids, dtype=np.float32)
+
+    @staticmethod
+    def spec(num_ids: int, show_chosen: bool) -> ObservationSpec:
+        """What the observer emits: one-hots of ``num_ids`` per side (and the chosen one)."""
+        return _sides_spec((num_ids,), ONE_HOT, show_chosen)
 
     def start_episode(self, env: int) -> None:
         """Forgets the episode's images (per-episode scope) for environment ``env``."""
@@ -109,7 +122,13 @@ class PatchesObserver:
         self.size = size
         self._memory = _ChoiceMemory(num_envs, size * size, show_chosen)
         self.num_patches = self._memory.parts_per_observation
-        self.observation_size = self.num_patches * size * size
+        self.observation_spec = self.spec(size, show_chosen)
+        self.observation_size = self.observation_spec.size
+
+    @staticmethod
+    def spec(size: int, show_chosen: bool) -> ObservationSpec:
+        """What the observer emits: a ``size x size`` image per side (and the chosen one)."""
+        return _sides_spec((size, size), IMAGE, show_chosen)
 
     def start_episode(self, env: int) -> None:
         """Nothing was chosen yet in environment ``env``'s new episode."""
@@ -151,9 +170,17 @@ class PixelsObserver:
         self.size = size
         self.show_chosen = show_chosen
         self.num_frames = 2 if show_chosen else 1
-        self.observation_size = self.num_frames * size * size
+        self.observation_spec = self.spec(size, show_chosen)
+        self.observation_size = self.observation_spec.size
         self._current = np.zeros((num_envs, size * size), np.float32)
         self._previous = np.zeros((num_envs, size * size), np.float32)
+
+    @staticmethod
+    def spec(size: int, show_chosen: bool) -> ObservationSpec:
+        """What the observer emits: the ``size x size`` frame (and the chosen half of the
+        previous choice's frame)."""
+        names = ("frame", "chosen_half") if show_chosen else ("frame",)
+        return ObservationSpec(tuple(ObservationPart(n, (size, size), IMAGE) for n in names))
 
     def start_episode(self, env: int) -> None:
         """No choice was made yet in environment ``env``'s new episode."""

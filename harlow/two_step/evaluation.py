@@ -16,19 +16,7 @@ from harlow.agent import ActorCritic
 from harlow.atomic_io import atomic_write_text
 from harlow.rollout import Actor
 from harlow.two_step import analysis, plots
-from harlow.two_step.env import BatchedTwoStep, TwoStepParams
-
-
-def make_env(config: ml_collections.ConfigDict, num_envs: int, seed: int) -> BatchedTwoStep:
-    """The batched two-step environment described by ``config.env``."""
-    params = TwoStepParams(
-        common_prob=config.env.common_prob,
-        reward_prob_good=config.env.reward_prob_good,
-        reward_prob_bad=config.env.reward_prob_bad,
-        switch_prob=config.env.switch_prob,
-        trials_per_episode=config.env.trials_per_episode,
-    )
-    return BatchedTwoStep(num_envs, params, seed)
+from harlow.two_step.task import make_env
 
 
 @dataclass
@@ -106,10 +94,13 @@ def evaluate(
     (``harlow.evaluation.evaluate_checkpoint`` writes it, completed, as ``report.json``)."""
     records = collect_trials(agent, config, episodes, seed, greedy)
     summary = analysis.summarize(records.actions, records.common, records.rewarded)
+    summary["task_settings"] = config.env.to_dict()  # for the figures' titles
     output_dir = Path(output_dir)
     atomic_write_text(output_dir / "trials.csv", records.to_csv())
     plots.plot_stay_probabilities(
-        [summary["stay_probabilities"]], output_dir / "stay_probability.png"
+        [summary["stay_probabilities"]],
+        output_dir / "stay_probability.png",
+        settings=summary["task_settings"],
     )
     return summary
 
@@ -138,6 +129,42 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _mean(values: list[float | None]) -> float | None:
+    """The mean of the values that are not None (None if none is)."""
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else None
+
+
+def aggregate_seeds(summaries: list[dict]) -> dict:
+    """Across seeds: the mean stay probability of each class, the model-based indices per
+    seed."""
+    indices = summaries[0]["model_based_indices"]
+    return {
+        "mean_p_stay": {
+            name: _mean([s["stay_probabilities"][name]["p_stay"] for s in summaries])
+            for name in analysis.CLASSES
+        },
+        "model_based_indices_per_seed": {
+            name: [s["model_based_indices"][name] for s in summaries] for name in indices
+        },
+    }
+
+
+def format_aggregate(aggregate: dict) -> str:
+    """Lines: mean P(stay) per class, then each model-based index per seed."""
+    means = ", ".join(
+        f"{name} {_number(value, '.3f')}" for name, value in aggregate["mean_p_stay"].items()
+    )
+    lines = [f"mean P(stay) over seeds: {means}"]
+    for name, values in aggregate["model_based_indices_per_seed"].items():
+        lines.append(f"{name} per seed: {', '.join(_number(v, '+.3f') for v in values)}")
+    return "\n".join(lines)
+
+
 def plot_seeds(summaries: list[dict], path: str | os.PathLike) -> None:
     """The multi-seed figure: bars = mean over seeds, one dot per seed."""
-    plots.plot_stay_probabilities([s["stay_probabilities"] for s in summaries], path)
+    plots.plot_stay_probabilities(
+        [s["stay_probabilities"] for s in summaries],
+        path,
+        settings=[s.get("task_settings", {}) for s in summaries],
+    )

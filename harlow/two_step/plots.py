@@ -1,9 +1,14 @@
-"""Figures for the two-step task (Wang et al. 2018, Fig. 5)."""
+"""Figures for the two-step task (Wang et al. 2018, Fig. 5).
+
+Each title gives the task's settings (``config.env``: transition, reward and switch
+probabilities, trials per episode), the ``settings`` keyword.
+"""
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
@@ -20,6 +25,44 @@ GROUPS = (("Rewarded", "rewarded"), ("Unrewarded", "unrewarded"))
 TRANSITIONS = (("Common", "common", "#3b75af"), ("Rare", "rare", "#c8413b"))
 BAR_WIDTH = 0.35
 JITTER = 0.06
+TITLE_WIDTH = 46  # characters per title line (the figure is 4.5 inches wide)
+SETTINGS = (
+    ("common transition", ("common_prob",)),
+    ("reward", ("reward_prob_good", "reward_prob_bad")),
+    ("switch", ("switch_prob",)),
+    ("trials per episode", ("trials_per_episode",)),
+)
+
+
+def settings_parts(settings: Mapping | Sequence[Mapping]) -> list[str]:
+    """The task settings in words: ["common transition 0.8", "reward 0.9/0.1", "switch
+    0.025", "trials per episode 100"]; settings that differ between several mappings show
+    each value ("0.8 | 0.7"), missing ones are left out."""
+    entries = [settings] if isinstance(settings, Mapping) else list(settings)
+    parts = []
+    for words, keys in SETTINGS:
+        values = [
+            "/".join(f"{e[key]:g}" for key in keys)
+            for e in entries
+            if all(e.get(key) is not None for key in keys)
+        ]
+        if values:
+            parts.append(f"{words} {' | '.join(dict.fromkeys(values))}")
+    return parts
+
+
+def _join_lines(parts: list[str], width: int) -> list[str]:
+    """``parts`` joined by commas into lines of at most ``width`` characters."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(part) + 2 <= width:
+            lines[-1] += f", {part}"
+        elif lines:
+            lines[-1] += ","
+            lines.append(part)
+        else:
+            lines.append(part)
+    return lines
 
 
 def _finite_values(per_seed: list[dict[str, Any]], name: str) -> list[float]:
@@ -31,7 +74,11 @@ def _finite_values(per_seed: list[dict[str, Any]], name: str) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def _stay_figure(per_seed: list[dict[str, Any]], title: str) -> Figure:
+def _stay_figure(
+    per_seed: list[dict[str, Any]],
+    title: str,
+    settings: Mapping | Sequence[Mapping] | None = None,
+) -> Figure:
     """Draw the grouped stay-probability bar chart with one dot per seed."""
     if not per_seed:
         raise ValueError("per_seed must contain at least one stay_probabilities result")
@@ -50,7 +97,10 @@ def _stay_figure(per_seed: list[dict[str, Any]], title: str) -> Figure:
     ax.set_ylabel("P(stay)")
     ax.legend(frameon=False)
     n_seeds = len(per_seed)
-    ax.set_title(f"{title} ({n_seeds} seeds)" if n_seeds > 1 else title)
+    lines = [f"{title} ({n_seeds} seeds)" if n_seeds > 1 else title]
+    if settings:
+        lines += _join_lines(settings_parts(settings), TITLE_WIDTH)
+    ax.set_title("\n".join(lines), fontsize=10 if len(lines) > 1 else None)
     fig.tight_layout()
     return fig
 
@@ -59,6 +109,7 @@ def plot_stay_probabilities(
     per_seed: list[dict[str, Any]],
     path: str | os.PathLike[str],
     title: str = "Two-step task: stay probability",
+    settings: Mapping | Sequence[Mapping] | None = None,
 ) -> None:
     """Plot stay probability by previous reward and transition (Wang et al. 2018, Fig. 5).
 
@@ -71,11 +122,13 @@ def plot_stay_probabilities(
         path: Destination PNG. Parent directories are created; the file is written to a
             temporary file in the same directory and moved into place atomically.
         title: Figure title; the number of seeds is appended when there is more than one.
+        settings: The task's settings (``config.env``, or one per seed), shown under the
+            title (``settings_parts``); None: no such line.
 
     Raises:
         ValueError: If ``per_seed`` is empty.
     """
-    fig = _stay_figure(per_seed, title)
+    fig = _stay_figure(per_seed, title, settings)
     try:
         with atomic_output(path, "wb") as f:
             fig.savefig(f, format="png")

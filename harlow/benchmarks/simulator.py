@@ -1,10 +1,9 @@
 """Frames per second of the built-in Harlow simulator on one core.
 
-    python -m harlow.psychlab.sim_benchmark [--num_envs=64] [--sizes=84,256] [--steps=300]
-
-Every step renders a frame for every environment. The look actions follow a noisy saccade-like
-policy that keeps returning towards the screen, so frames mix the cross, the images, the blank
-screen and views of the room, as an agent's do. OpenCV runs on one thread.
+Every step renders a frame for every environment. The look actions follow a noisy
+saccade-like policy that keeps returning towards the screen, so frames mix the cross,
+the images, the blank screen and views of the room, as an agent's do. OpenCV runs on
+one thread.
 """
 
 from __future__ import annotations
@@ -13,8 +12,8 @@ import time
 
 import cv2
 import numpy as np
-from absl import app, flags
 
+from harlow.benchmarks.common import Options, write_report
 from harlow.psychlab.screen_env import (
     ACTION_MAX,
     ACTION_MIN,
@@ -25,9 +24,7 @@ from harlow.psychlab.screen_env import (
 )
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
-_NUM_ENVS = flags.DEFINE_integer("num_envs", 64, "Environments stepped in lockstep.")
-_SIZES = flags.DEFINE_list("sizes", ["84", "256"], "Square frame sizes to measure.")
-_STEPS = flags.DEFINE_integer("steps", 300, "Timed steps per size.")
+SIMULATOR_TARGET = {84: 12_000}  # frames/s at 84x84, batch 64, one core
 
 
 def _benchmark_images(count: int, seed: int) -> np.ndarray:
@@ -83,12 +80,19 @@ def measure_simulator_fps(
     return num_envs * steps / elapsed
 
 
-def main(argv: list[str]) -> None:
-    del argv
-    for size in (int(s) for s in _SIZES.value):
-        fps = measure_simulator_fps(_NUM_ENVS.value, size, size, _STEPS.value)
-        print(f"{size}x{size}, {_NUM_ENVS.value} envs: {fps:,.0f} frames/s (one core)")
+def measure_sizes(num_envs: int, sizes: tuple[int, ...], steps: int) -> dict[str, float]:
+    """``simulator_fps_<size>`` for each square frame size; prints each."""
+    results = {}
+    for size in sizes:
+        fps = measure_simulator_fps(num_envs, size, size, steps)
+        results[f"simulator_fps_{size}"] = fps
+        print(f"simulator, batch {num_envs}, {size}x{size}: {fps:,.0f} frames/s (one core)")
+    return results
 
 
-if __name__ == "__main__":
-    app.run(main)
+def run(options: Options) -> bool:
+    """Frames/s of the simulator at each of ``--sizes``."""
+    results = measure_sizes(options.sim_envs, options.sizes, options.sim_steps)
+    path = write_report(options, {"num_envs": options.sim_envs, "results": results})
+    print(f"report {path}")
+    return True
