@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.machinery
+import logging
 import os
 import re
 import signal
@@ -36,6 +37,8 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType, ModuleType
+
+from absl import logging as absl_logging
 
 from harlow.signals import exit_while_starting
 
@@ -200,6 +203,11 @@ def stderr_without_startup_noise(min_level: int = 2) -> Iterator[None]:
         restore()
 
 
+def not_a_checkpoint_save_line(record: logging.LogRecord) -> bool:
+    """False for TensorFlow's per-save "Sharding callback duration" INFO lines."""
+    return not (record.levelno < logging.WARNING and record.filename == "functional_saver.py")
+
+
 class _QuietLoader(importlib.abc.Loader):
     """Runs TensorFlow's ``__init__`` and its GPU probe inside
     ``stderr_without_startup_noise``."""
@@ -216,6 +224,9 @@ class _QuietLoader(importlib.abc.Loader):
         with stderr_without_startup_noise(self._min_level):
             self._loader.exec_module(module)
             module.config.list_physical_devices("GPU")  # TensorFlow probes for GPUs once, now
+        # TensorFlow's INFO line per checkpoint saved ("Sharding callback duration"), which
+        # it logs through absl, goes too.
+        absl_logging.get_absl_handler().addFilter(not_a_checkpoint_save_line)
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import harlow.quiet_startup  # noqa: F401 - first: Ctrl-C while importing gives one line
 
 # isort: split
-import logging as python_logging
 import sys
 
 from absl import app, flags, logging
@@ -36,20 +35,11 @@ _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar.")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def _drop_checkpoint_save_lines(record: python_logging.LogRecord) -> bool:
-    """Filters out TensorFlow's per-save "Sharding callback duration" INFO lines."""
-    return not (
-        record.levelno < python_logging.WARNING and record.filename == "functional_saver.py"
-    )
-
-
 def main(argv: list[str]) -> None:
     """Entry point: parse flags, train, report."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     raise_on_sigterm()  # kill, timeout and schedulers: save a checkpoint as on Ctrl-C
-    # TensorFlow logs a line per checkpoint save at INFO level: keep the console readable.
-    logging.get_absl_handler().addFilter(_drop_checkpoint_save_lines)
     try:
         result = train(_CONFIG.value, _WORKDIR.value, show_progress=_PROGRESS.value)
     except (

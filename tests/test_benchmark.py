@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -205,3 +206,27 @@ def test_harlow_learning_benchmark_trains_tests_and_reports_each_seed(tmp_path):
     assert (tmp_path / "harlow_seeds.png").exists()
     assert (tmp_path / "harlow__seed1" / "eval" / "report.json").exists()
     assert result.stdout.count("| FAIL") == 2 and "0 of 2 seeds pass" in result.stdout
+
+
+def test_learning_benchmarks_test_each_seed_on_the_episodes_given(tmp_path, monkeypatch):
+    import harlow.evaluation
+    import harlow.trainer
+    from harlow.benchmarks import learning
+
+    tested: list[tuple[int, int]] = []
+
+    def fake_train(config, workdir, show_progress):
+        return SimpleNamespace(last_checkpoint=f"{workdir}/ckpt-1", steps_per_second=10.0)
+
+    def fake_evaluate(config, checkpoint, episodes, seed, greedy, output_dir):
+        tested.append((config.seed, episodes))
+        return {"seed": config.seed}
+
+    monkeypatch.setattr(harlow.trainer, "train", fake_train)
+    monkeypatch.setattr(harlow.evaluation, "evaluate_checkpoint", fake_evaluate)
+    options = Options("harlow", tmp_path, seeds=[2, 5])  # options.episodes: None
+    base = load_config(options, "harlow.py")
+    runs = list(learning.train_and_test(base, options, startup=1.5, episodes=7))
+    assert tested == [(2, 7), (5, 7)]
+    assert [(r.seed, r.summary) for r in runs] == [(2, {"seed": 2}), (5, {"seed": 5})]
+    assert all(r.seconds >= 1.5 for r in runs)

@@ -54,6 +54,7 @@ NOISE_MARKERS = (
     "Unable to register cu",
     "Could not find cuda drivers",
     "absl::InitializeLog",
+    "Sharding callback duration",  # TensorFlow's INFO line per checkpoint saved
 )
 
 

@@ -57,11 +57,6 @@ def train_and_test(
         result = train(config, seed_dir, show_progress=sys.stderr.isatty())
         seconds = time.perf_counter() - start + startup
         summary = evaluate_checkpoint(
-            config,
-            result.last_checkpoint,
-            options.episodes,
-            10_000 + seed,
-            False,
-            seed_dir / "eval",
+            config, result.last_checkpoint, episodes, 10_000 + seed, False, seed_dir / "eval"
         )
         yield SeedRun(seed, seconds, result.steps_per_second, summary)
