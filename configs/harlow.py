@@ -57,7 +57,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32  # episodes advancing in parallel
     config.train.unroll_length = 6  # trials per update (one episode)
-    config.train.total_env_steps = 150_000  # trials: 25,000 episodes
+    config.train.total_env_steps = 120_000  # trials: 20,000 episodes (held-out 97 % by ~10,000)
     config.train.discount = 0.9
     config.train.gae_lambda = 1.0
     config.train.value_coef = 0.5
