@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests send Ctrl-C (SIGINT) to the commands they start. A shell without job control
+# starts a background pytest with SIGINT ignored, which every command it starts would
+# inherit (and so never see the Ctrl-C): give them the default disposition back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import importlib  # noqa: E402
 import sys  # noqa: E402
