@@ -27,6 +27,7 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 def tiny_config():
     config = get_config()
+    config.env.num_workers = 0  # in this process (tests of workers set their own)
     config.agent.lstm_units = 8
     config.train.num_envs = 4
     config.eval.num_envs = 4

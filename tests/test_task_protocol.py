@@ -271,6 +271,7 @@ def counted_harlow_envs(monkeypatch) -> list[int]:
 
 def test_evaluation_builds_only_the_environments_it_evaluates_on(tmp_path, counted_harlow_envs):
     config = harlow_config()
+    config.env.num_workers = 0  # the environments are built (and counted) in this process
     config.agent.lstm_units, config.agent.torso_units = 4, 4
     config.train.num_envs, config.eval.num_envs = 4, 2
     config.train.total_env_steps, config.train.checkpoint_every_seconds = 48, 1e-6

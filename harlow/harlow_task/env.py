@@ -31,6 +31,7 @@ from harlow.observation_spec import ObservationSpec
 from harlow.psychlab.dmlab import (
     DmlabHarlowEnv,
     HarlowLevelSettings,
+    import_deepmind_lab,
     remove_stale_temporary_folders,
 )
 from harlow.psychlab.dmlab_workers import WorkerPool
@@ -230,6 +231,8 @@ def make_env(
     if workers == 0:
         return build_trial_env(spec_from_config(config, num_envs, seed, split))
     load_dataset(dataset_path(config))  # a bad dataset fails here, with a clear error
+    if config.env.backend == "dmlab":
+        import_deepmind_lab()  # so does a missing DeepMind Lab (not in each worker)
     bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
     # The run's seed for every worker, and each worker's first global environment index:
     # every environment draws the same episodes whatever the number of workers.
