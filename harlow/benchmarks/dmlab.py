@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 
 import ml_collections
-import numpy as np
 
 from harlow.benchmarks.common import Options, load_config, write_report
+from harlow.benchmarks.harlow_env import time_random_trials
 
 
 def measure_dmlab(
@@ -56,18 +56,7 @@ def measure_dmlab(
     finally:
         raw.close()
     env = make_env(config, num_envs, seed=0)
-    rng = np.random.default_rng(0)
-    frames = timeouts = 0
-    try:
-        env.reset()
-        start = time.perf_counter()
-        for _ in range(trials):
-            _, _, _, info = env.step(rng.integers(0, 2, num_envs))
-            frames += int(info["frames"].sum())
-            timeouts += int(info["timeouts"].sum())
-        elapsed = time.perf_counter() - start
-    finally:
-        env.close()
+    elapsed, frames, timeouts = time_random_trials(env, num_envs, trials)
     frames_per_trial = frames / (num_envs * trials)
     trials_per_second = num_envs * trials / elapsed
     return {

@@ -21,16 +21,9 @@ from harlow.benchmarks.common import Options, load_config, write_report
 HARLOW_ENV_TARGETS = {"simulator_fps_84": simulator.SIMULATOR_TARGET[84], "vision_fps_84": 5_000}
 
 
-def measure_saccade_trials(
-    config: ml_collections.ConfigDict, num_envs: int = 16, trials: int = 24
-) -> dict[str, float]:
-    """Trials/s and frames per trial of the trial-level environment training uses
-    (the config's observation, built-in simulator, in this process)."""
-    from harlow.harlow_task.env import build_trial_env, spec_from_config
-
-    config = ml_collections.ConfigDict(config.to_dict())
-    config.env.backend = "simulator"
-    env = build_trial_env(spec_from_config(config, num_envs, 0, config.env.split))
+def time_random_trials(env, num_envs: int, trials: int) -> tuple[float, int, int]:
+    """Plays ``trials`` random choices in each of a trial-level env's ``num_envs``
+    environments, then closes it: ``(seconds, frames played, timeouts)``."""
     rng = np.random.default_rng(0)
     frames = timeouts = 0
     try:
@@ -43,6 +36,20 @@ def measure_saccade_trials(
         elapsed = time.perf_counter() - start
     finally:
         env.close()
+    return elapsed, frames, timeouts
+
+
+def measure_saccade_trials(
+    config: ml_collections.ConfigDict, num_envs: int = 16, trials: int = 24
+) -> dict[str, float]:
+    """Trials/s and frames per trial of the trial-level environment training uses
+    (the config's observation, built-in simulator, in this process)."""
+    from harlow.harlow_task.env import build_trial_env, spec_from_config
+
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.env.backend = "simulator"
+    env = build_trial_env(spec_from_config(config, num_envs, 0, config.env.split))
+    elapsed, frames, timeouts = time_random_trials(env, num_envs, trials)
     return {
         "trials_per_second": num_envs * trials / elapsed,
         "frames_per_trial": frames / (num_envs * trials),

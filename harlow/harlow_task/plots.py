@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from harlow.atomic_io import atomic_output  # noqa: E402
 from harlow.harlow_task.analysis import TRIALS  # noqa: E402
+from harlow.title_lines import join_lines  # noqa: E402
 
 TRIAL_TICKS = list(range(1, TRIALS + 1))
 SETTINGS = ("dataset", "split", "backend", "observation")
@@ -39,21 +40,6 @@ def settings_parts(settings: Mapping | Sequence[Mapping]) -> list[str]:
     if datasets:  # the folder's name: the path can be long
         values["dataset"] = _one_value([Path(d).name for d in datasets])
     return [f"{values[key]} {key}" for key in SETTINGS]
-
-
-def join_lines(parts: list[str], width: int) -> list[str]:
-    """``parts`` joined by commas into lines of at most ``width`` characters (a part longer
-    than that gets a line of its own)."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and len(lines[-1]) + len(part) + 2 <= width:
-            lines[-1] += f", {part}"
-        elif lines:
-            lines[-1] += ","
-            lines.append(part)
-        else:
-            lines.append(part)
-    return lines
 
 
 def _title(first_line: str, settings: Mapping | Sequence[Mapping], note: str | None = None) -> str:

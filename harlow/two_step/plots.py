@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from harlow.atomic_io import atomic_output  # noqa: E402
+from harlow.title_lines import join_lines  # noqa: E402
 
 GROUPS = (("Rewarded", "rewarded"), ("Unrewarded", "unrewarded"))
 TRANSITIONS = (("Common", "common", "#3b75af"), ("Rare", "rare", "#c8413b"))
@@ -49,20 +50,6 @@ def settings_parts(settings: Mapping | Sequence[Mapping]) -> list[str]:
         if values:
             parts.append(f"{words} {' | '.join(dict.fromkeys(values))}")
     return parts
-
-
-def _join_lines(parts: list[str], width: int) -> list[str]:
-    """``parts`` joined by commas into lines of at most ``width`` characters."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and len(lines[-1]) + len(part) + 2 <= width:
-            lines[-1] += f", {part}"
-        elif lines:
-            lines[-1] += ","
-            lines.append(part)
-        else:
-            lines.append(part)
-    return lines
 
 
 def _finite_values(per_seed: list[dict[str, Any]], name: str) -> list[float]:
@@ -99,7 +86,7 @@ def _stay_figure(
     n_seeds = len(per_seed)
     lines = [f"{title} ({n_seeds} seeds)" if n_seeds > 1 else title]
     if settings:
-        lines += _join_lines(settings_parts(settings), TITLE_WIDTH)
+        lines += join_lines(settings_parts(settings), TITLE_WIDTH)
     ax.set_title("\n".join(lines), fontsize=10 if len(lines) > 1 else None)
     fig.tight_layout()
     return fig
