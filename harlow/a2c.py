@@ -120,8 +120,10 @@ class A2CLearner:
         value_coef: float,
         entropy_coef: float,
         max_grad_norm: float,
+        jit_compile: bool = False,
     ) -> None:
         self.agent = agent
+        self.jit_compile = jit_compile
         self.optimizer = optimizer
         self.discount = discount
         self.gae_lambda = gae_lambda
@@ -129,7 +131,9 @@ class A2CLearner:
         # A variable, so a schedule can change it without retracing.
         self.entropy_coef = tf.Variable(entropy_coef, trainable=False, name="entropy_coef")
         self.value_coef = value_coef
-        self.update = tf.function(self._update)
+        # XLA fuses the unroll's many small ops: about a fifth less time per update on
+        # CPU for the two-step LSTM (docs/benchmarks.md), for a second of compiling.
+        self.update = tf.function(self._update, jit_compile=jit_compile)
 
     def _update(self, segment: Segment) -> dict[str, tf.Tensor]:
         variables = self.agent.trainable_variables
@@ -140,6 +144,7 @@ class A2CLearner:
                 segment.prev_rewards,
                 segment.first,
                 segment.initial_state,
+                python_loop=not self.jit_compile,
             )
             values = output.value[:-1]
             discounts = self.discount * (1.0 - tf.cast(segment.dones, tf.float32))

@@ -335,13 +335,19 @@ class ActorCritic(tf.Module):
         prev_rewards: tf.Tensor,
         first: tf.Tensor,
         state: LSTMState,
+        python_loop: bool = True,
     ) -> tuple[AgentOutput, LSTMState]:
-        """Unrolls over time-major inputs ``[T, B, ...]``; outputs are ``[T, B, ...]``."""
+        """Unrolls over time-major inputs ``[T, B, ...]``; outputs are ``[T, B, ...]``.
+
+        With ``python_loop`` and a static ``T``, a Python loop writes every step into
+        the graph: the fastest form for TensorFlow's graph executor on CPU. Otherwise
+        the steps run in a while loop, which is what XLA (``jit_compile``) compiles
+        quickly and runs fastest.
+        """
         x = self._lstm_input(self.core_input(observations, prev_actions, prev_rewards))
         projected = tf.einsum("tbi,ij->tbj", x, self.input_kernel) + self.lstm_bias
         static_steps = projected.shape[0]
-        if static_steps is not None:
-            # A Python loop unrolls into the graph: faster than a while loop on CPU.
+        if static_steps is not None and python_loop:
             hidden = []
             for t in range(static_steps):
                 state = self._cell(projected[t], self._reset_where_first(first[t], state))

@@ -2,13 +2,13 @@
 
 A resumed run (``harlow.train`` on a workdir with a checkpoint) may change the schedule
 fields in ``RESUMABLE_FIELDS`` (total steps, learning rate, entropy, gradient clipping,
-logging, checkpoint cadence, evaluation) and its task's ``Task.resumable_fields`` (for
-Harlow: worker processes, DeepMind Lab's episodes per reset): they are applied and
-logged. Any other change (network sizes, observations, the task's parameters, the loss,
-the seed) would make the checkpoint mean something else, and is refused. Fields added to
-(or removed from) the configs since the run started are logged, not refused: the run's
-``config.json`` cannot have them, and the code reading a config keeps the old behaviour
-for a field it lacks.
+logging, checkpoint cadence, XLA compilation, evaluation) and its task's
+``Task.resumable_fields`` (for Harlow: worker processes, DeepMind Lab's episodes per
+reset): they are applied and logged. Any other change (network sizes, observations, the
+task's parameters, the loss, the seed) would make the checkpoint mean something else,
+and is refused. Fields added to (or removed from) the configs since the run started are
+logged, not refused: the run's ``config.json`` cannot have them, and the code reading a
+config keeps the old behaviour for a field it lacks.
 Evaluation refuses the fields that shape the agent (``harlow.agent_builder.AGENT_FIELDS``
 and the task's ``Task.model_fields``) and those that change what its inputs mean
 (``Task.input_meaning_fields``).
@@ -33,6 +33,7 @@ RESUMABLE_FIELDS = (
     "train.log_every_updates",
     "train.checkpoint_every_seconds",
     "train.keep_checkpoints",
+    "train.jit_compile",
 )
 RESUMABLE_PREFIXES = ("eval.",)  # evaluation settings do not touch training
 

@@ -10,7 +10,15 @@ from typing import Any
 
 import ml_collections
 
-from harlow.config_checks import FieldCheck, at_least, in_range, one_of, positive, probability
+from harlow.config_checks import (
+    FieldCheck,
+    at_least,
+    boolean,
+    in_range,
+    one_of,
+    positive,
+    probability,
+)
 from harlow.tasks import TASKS
 
 # Sizes past these bounds are typos that would allocate gigabytes before failing.
@@ -33,6 +41,8 @@ _COMMON_CHECKS = (
     at_least("eval.episodes", 1),
     in_range("eval.num_envs", 1, 4096),
 )
+# Fields older configs lack (their absence keeps the old behaviour).
+_COMMON_OPTIONAL_CHECKS = (boolean("train.jit_compile"),)
 
 
 def _has(config: ml_collections.ConfigDict, path: str) -> bool:
@@ -81,7 +91,7 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     task = TASKS[task_name]
     for check in _COMMON_CHECKS + task.checks:
         _apply(check, _lookup(config, check.path))
-    for check in task.optional_checks:
+    for check in _COMMON_OPTIONAL_CHECKS + task.optional_checks:
         if _has(config, check.path):
             _apply(check, _lookup(config, check.path))
     for check_combination in task.combination_checks:

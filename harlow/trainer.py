@@ -111,6 +111,7 @@ def build_learner(config: ml_collections.ConfigDict, agent: ActorCritic) -> A2CL
         value_coef=config.train.value_coef,
         entropy_coef=config.train.entropy_coef,
         max_grad_norm=config.train.max_grad_norm,
+        jit_compile=config.train.get("jit_compile", False),
     )
 
 

@@ -64,13 +64,24 @@ def test_a2c_loss_matches_reference():
     np.testing.assert_allclose(total, policy + 0.5 * value - 0.01 * entropy, rtol=1e-5)
 
 
-def _learner(lr=1e-2, grad_norm=1.0):
+def _learner(lr=1e-2, grad_norm=1.0, jit_compile=False):
     env = BatchedTwoStep(4, TwoStepParams(trials_per_episode=3), seed=0)
     agent = ActorCritic(3, 2, 8)
     optimizer = make_optimizer("rmsprop", lr)
     optimizer.build(agent.trainable_variables)
-    learner = A2CLearner(agent, optimizer, 0.9, 1.0, 0.5, 0.01, grad_norm)
+    learner = A2CLearner(agent, optimizer, 0.9, 1.0, 0.5, 0.01, grad_norm, jit_compile)
     return learner, Actor(env, agent, np.random.default_rng(0))
+
+
+def test_xla_update_matches_the_graph_update():
+    graph, actor = _learner()
+    xla, _ = _learner(jit_compile=True)
+    segment = actor.collect(6)
+    graph_metrics, xla_metrics = graph.update(segment), xla.update(segment)
+    for name in ("losses/total", "losses/policy", "losses/value", "optim/grad_norm"):
+        np.testing.assert_allclose(xla_metrics[name], graph_metrics[name], rtol=1e-4)
+    for a, b in zip(graph.agent.trainable_variables, xla.agent.trainable_variables, strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
 
 
 def test_update_changes_weights_and_reports_metrics():

@@ -61,6 +61,22 @@ def test_static_and_dynamic_unroll_agree():
     np.testing.assert_allclose(static.policy_logits, dynamic.policy_logits, atol=1e-5)
 
 
+def test_while_loop_unroll_matches_the_python_loop():
+    agent = ActorCritic(3, 2, 6, seed=4)
+    obs, prev_actions, prev_rewards, first = map(tf.constant, _inputs(6, 3, seed=2))
+    state = agent.initial_state(3)
+    python, python_state = agent.unroll(obs, prev_actions, prev_rewards, first, state)
+    looped = tf.function(
+        lambda: agent.unroll(obs, prev_actions, prev_rewards, first, state, python_loop=False)
+    )
+    graph = looped.get_concrete_function().graph
+    assert any(op.type in ("While", "StatelessWhile") for op in graph.get_operations())
+    while_out, while_state = looped()
+    np.testing.assert_allclose(python.policy_logits, while_out.policy_logits, atol=1e-5)
+    np.testing.assert_allclose(python.value, while_out.value, atol=1e-5)
+    np.testing.assert_allclose(python_state.c, while_state.c, atol=1e-5)
+
+
 def test_first_flag_forgets_the_past():
     agent = ActorCritic(3, 2, 6, seed=5)
     obs, prev_actions, prev_rewards, _ = _inputs(1, 2)

@@ -100,3 +100,13 @@ def test_room_jitter_is_checked_and_optional():
         validate_config(config)
     del config.env["room_jitter"]  # runs saved before the field existed
     validate_config(config)
+
+
+def test_jit_compile_is_checked_and_optional():
+    config = get_config()
+    assert config.train.jit_compile is True  # the two-step default compiles its update
+    del config.train["jit_compile"]
+    validate_config(config)  # configs from before the field keep the graph update
+    config.train.jit_compile = "yes"
+    with pytest.raises(ValueError, match="config.train.jit_compile must be true or false"):
+        validate_config(config)

@@ -7,7 +7,9 @@ import of TensorFlow, which every ``harlow.train`` process pays) included. Befor
 seeds, ``measure_throughput`` times training updates on the trainer's own set-up next
 to the pure-TensorFlow forward+backward pass of the same LSTM on a segment of the same
 shape: the ratio of the two tells how close training comes to the bare model's cost on
-whatever machine it runs.
+whatever machine it runs. The pure pass runs in TensorFlow's graph executor (its
+fastest form there, the steps unrolled into the graph) even when the config compiles
+the update with XLA (``train.jit_compile``).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[
         "num_envs": config.train.num_envs,
         "unroll_length": length,
         "lstm_units": config.agent.lstm_units,
+        "jit_compile": bool(config.train.get("jit_compile", False)),
     }
 
 
@@ -109,7 +112,8 @@ def run(options: Options) -> bool:
     throughput = measure_throughput(base, options.throughput_updates)
     print(
         f"throughput ({base.train.num_envs} envs x {base.train.unroll_length} steps): "
-        f"{throughput['train_env_steps_per_second']:,.0f} env steps/s training (acting "
+        f"{throughput['train_env_steps_per_second']:,.0f} env steps/s training"
+        f"{' (update compiled by XLA)' if throughput['jit_compile'] else ''} (acting "
         f"{throughput['acting_fraction']:.0%}, learning {throughput['learning_fraction']:.0%}); "
         f"pure TF LSTM forward+backward "
         f"{throughput['pure_lstm_forward_backward_steps_per_second']:,.0f} steps/s; "
