@@ -9,7 +9,8 @@ Slots, in the order data flows:
 
 * config: ``checks`` (required fields), ``optional_checks`` (fields older runs may
   lack), ``combination_checks`` (settings valid alone but not together);
-* environment: ``make_env``, ``num_actions``, ``steps_per_trial``;
+* environment: ``make_env``, ``num_actions``, ``steps_per_trial`` (or
+  ``trials_per_episode``);
 * vision: ``observation_spec``, what the observation vector holds, from the config
   alone (the agent is sized from it, with no environment built);
 * agent: ``model_fields`` (the task's fields that shape the agent, besides
@@ -86,7 +87,9 @@ class Task:
     # Environment: make_env(config, num_envs, seed).
     make_env: Callable[[Config, int, int], BatchedEnv]
     num_actions: int
-    steps_per_trial: int
+    # Agent steps per trial; None where a trial takes as many steps as the agent needs
+    # (the frame-level task): reward per trial is then per episode / trials_per_episode.
+    steps_per_trial: int | None
     # Vision: what the observation vector holds, from the config alone.
     observation_spec: Callable[[Config], ObservationSpec]
     # Agent.
@@ -106,3 +109,12 @@ class Task:
     aggregate_seeds: Callable[[list[dict]], dict]
     format_aggregate: Callable[[dict], str]
     stages: StageReport | None = None
+    trials_per_episode: int | None = None
+
+    def trials_in(self, episode_length: float) -> float:
+        """Trials in an episode of ``episode_length`` agent steps."""
+        if self.steps_per_trial is None:
+            if self.trials_per_episode is None:
+                raise ValueError(f"task {self.name!r} gives neither steps nor trials per episode")
+            return float(self.trials_per_episode)
+        return episode_length / self.steps_per_trial

@@ -219,6 +219,8 @@ def _train_on(
         logging.info("Resuming from %s at %d env steps", last_checkpoint, state.env_steps.numpy())
         for change in changes:
             logging.warning("Resuming with a changed %s", change)
+        if hasattr(env, "start_at"):  # a curriculum: episodes from now on continue it
+            env.start_at(int(state.env_steps.numpy()))
     # The checkpoint restored the optimizer's learning rate: the config's applies.
     learner.optimizer.learning_rate = config.train.learning_rate
     _save_config(config, workdir)
@@ -264,9 +266,7 @@ def _train_on(
             window.lengths += lengths
             window.add_metrics(metrics)
             if int(state.updates.numpy()) % config.train.log_every_updates == 0:
-                logged, steps_per_second = _log_window(
-                    writer, window, state, task.steps_per_trial, progress
-                )
+                logged, steps_per_second = _log_window(writer, window, state, task, progress)
                 recent_reward = logged if logged is not None else recent_reward
                 window = _Window(int(state.env_steps.numpy()))
                 progress_file.write(state, total, logged, steps_per_second)
@@ -286,7 +286,7 @@ def _train_on(
     last_checkpoint = _save_checkpoint(state, workdir, last_checkpoint)
     writer.flush()
     if recent_reward is None:  # no logging window with episodes: the episodes since
-        recent_reward = _reward_per_trial(window, task.steps_per_trial)
+        recent_reward = _reward_per_trial(window, task)
     elapsed = time.perf_counter() - run_start
     total_seconds = max(sum(run_time.seconds.values()), 1e-9)
     return TrainResult(
@@ -370,19 +370,18 @@ class _ProgressFile:
                 self._warned = True
 
 
-def _reward_per_trial(window: _Window, steps_per_trial: int) -> float | None:
+def _reward_per_trial(window: _Window, task: Task) -> float | None:
     """Mean reward per trial of the window's episodes (``None`` if no episode ended)."""
     if not window.returns:
         return None
-    trials = float(np.mean(window.lengths)) / steps_per_trial
-    return float(np.mean(window.returns)) / trials
+    return float(np.mean(window.returns)) / task.trials_in(float(np.mean(window.lengths)))
 
 
 def _log_window(
     writer: tf.summary.SummaryWriter,
     window: _Window,
     state: TrainingState,
-    steps_per_trial: int,
+    task: Task,
     progress: tqdm,
 ) -> tuple[float | None, float]:
     """Writes the window's summaries; returns its reward per trial (None if no episode
@@ -390,7 +389,7 @@ def _log_window(
     step = int(state.env_steps.numpy())
     elapsed = max(time.perf_counter() - window.start_time, 1e-9)
     steps_per_second = (step - window.start_steps) / elapsed
-    reward_per_trial = _reward_per_trial(window, steps_per_trial)
+    reward_per_trial = _reward_per_trial(window, task)
     with writer.as_default(step=step):
         for key, values in window.metrics.items():
             tf.summary.scalar(key, np.mean(values))

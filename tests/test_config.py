@@ -82,6 +82,7 @@ def test_the_shipped_configs_are_all_listed():
         "harlow",
         "harlow_patches",
         "harlow_pixels",
+        "harlow_frames",
     }
 
 

@@ -98,18 +98,19 @@ def test_trial_counts_the_choices_of_each_episode():
         assert trials[:12] == [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]
 
 
-def test_action_repeat_plays_each_move_for_that_many_frames():
+def test_action_repeat_turns_once_then_holds_still():
     single, repeated = _env(num_envs=2, seed=3), _env(num_envs=2, seed=3, action_repeat=3)
     single.reset()
     repeated.reset()
     actions = np.array([2, 1])  # small look right, small look left
     total = np.zeros(2, np.float32)
-    for _ in range(3):
-        observation, rewards, _, _ = single.step(actions)
+    for step_actions in (actions, np.zeros(2, int), np.zeros(2, int)):
+        observation, rewards, _, single_info = single.step(step_actions)
         total += rewards
     repeated_observation, repeated_rewards, _, info = repeated.step(actions)
     np.testing.assert_array_equal(repeated_observation, observation)
     np.testing.assert_array_equal(repeated_rewards, total)
+    np.testing.assert_array_equal(info["gaze_x"], single_info["gaze_x"])
     np.testing.assert_array_equal(info["frames"], [3, 3])
 
 
@@ -163,7 +164,7 @@ def test_bad_look_move_sets_are_refused(moves, message):
 def test_actions_outside_the_move_set_are_refused():
     env = _env(num_envs=2)
     env.reset()
-    with pytest.raises(ValueError, match="not one of the 9 look moves"):
+    with pytest.raises(ValueError, match=f"not one of the {len(DEFAULT_LOOK_MOVES)} look moves"):
         env.step(np.array([0, len(DEFAULT_LOOK_MOVES)]))
     with pytest.raises(ValueError, match="1-D integer"):
         env.step(np.array([0.0, 1.0]))

@@ -45,7 +45,7 @@ def _summary(level: float = 0.9, **changes) -> dict:
 def figures(monkeypatch) -> list[plt.Figure]:
     """The figures the plot functions draw (still open), instead of PNG files."""
     drawn = []
-    monkeypatch.setattr(plots, "_save", lambda figure, path: drawn.append(figure))
+    monkeypatch.setattr(plots, "save_figure", lambda figure, path: drawn.append(figure))
     yield drawn
     for figure in drawn:
         plt.close(figure)

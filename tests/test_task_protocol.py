@@ -30,7 +30,7 @@ from harlow.two_step import env as two_step_env
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
-SHIPPED = {"two_step": "two_step", "harlow": "harlow"}  # each task's config file
+SHIPPED = {"two_step": "two_step", "harlow": "harlow", "harlow_frames": "harlow_frames"}  # each task's config file
 # Checkpoints saved by the code before the task protocol (agents sized from a live
 # environment): tiny agents of each observation mode, with their config.json.
 OLD_CHECKPOINTS = Path(__file__).resolve().parent / "data" / "checkpoints_before_task_protocol"
@@ -65,10 +65,17 @@ def test_every_task_fills_every_slot(name):
         value = getattr(task, field.name)
         if field.name == "stages":
             assert value is None or isinstance(value, StageReport)
+        elif field.name in ("steps_per_trial", "trials_per_episode"):
+            continue  # one of the two, checked below
         else:
             assert value is not None, f"{name}: slot {field.name} is empty"
     assert isinstance(task.num_actions, int) and task.num_actions >= 2
-    assert isinstance(task.steps_per_trial, int) and task.steps_per_trial >= 1
+    if task.steps_per_trial is None:  # trials take as many steps as the agent needs
+        assert isinstance(task.trials_per_episode, int) and task.trials_per_episode >= 1
+        assert task.trials_in(1234.0) == task.trials_per_episode
+    else:
+        assert isinstance(task.steps_per_trial, int) and task.steps_per_trial >= 1
+        assert task.trials_in(12.0 * task.steps_per_trial) == 12.0
     assert all(isinstance(check, FieldCheck) for check in task.checks + task.optional_checks)
     for function in _callables(task):
         target = function.resolve() if isinstance(function, Lazy) else function

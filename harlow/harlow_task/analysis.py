@@ -86,10 +86,13 @@ def proportion(successes: int, total: int) -> dict:
     if total == 0:
         return {"accuracy": None, "ci_low": None, "ci_high": None, "n": 0}
     low, high = proportion_confint(successes, total, alpha=1 - CONFIDENCE, method="wilson")
+    accuracy = successes / total
+    # Rounding puts Wilson's bound for 0 of n at 5.6e-17, not 0: the interval must hold
+    # the estimate (a negative error bar is refused by matplotlib).
     return {
-        "accuracy": successes / total,
-        "ci_low": float(low),
-        "ci_high": float(high),
+        "accuracy": accuracy,
+        "ci_low": min(float(low), accuracy),
+        "ci_high": max(float(high), accuracy),
         "n": int(total),
     }
 

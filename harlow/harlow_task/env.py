@@ -34,13 +34,13 @@ from harlow.psychlab.dmlab import (
     import_deepmind_lab,
     remove_stale_temporary_folders,
 )
-from harlow.psychlab.dmlab_workers import WorkerPool
 from harlow.psychlab.observations import (
     OBSERVATION_MODES,
     IdsObserver,
     PatchesObserver,
     PixelsObserver,
 )
+from harlow.psychlab.parallel_env import ParallelEnv
 from harlow.psychlab.saccade import SaccadeWrapper
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
@@ -176,50 +176,25 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
     return SaccadeWrapper(backend, _observer(spec), spec.max_frames_per_trial)
 
 
-class ParallelTrialEnv:
+class ParallelTrialEnv(ParallelEnv):
     """Trial-level environments spread over worker processes, in lockstep.
 
     Same contract as ``SaccadeWrapper`` (``reset``, ``step(choices)``, ``close``); the
     environments of ``specs[i]`` run in worker ``i`` and come back in order.
     """
 
-    num_actions = 2
-
     def __init__(self, specs: list[TrialEnvSpec]) -> None:
-        self.num_envs = sum(spec.num_envs for spec in specs)
-        self.observation_size = observation_spec(specs[0]).size
-        self._backend = specs[0].backend
-        self._bounds = np.cumsum([0] + [spec.num_envs for spec in specs])
-        self._pool = WorkerPool(
+        dmlab = specs[0].backend == "dmlab"
+        super().__init__(
             build_trial_env,
             specs,
-            num_workers=len(specs),
+            observation_size=observation_spec(specs[0]).size,
+            num_actions=SaccadeWrapper.num_actions,
             label="Harlow environment",
             death_hint=_WORKER_DEATH_HINT,
-            envs_per_spec=[spec.num_envs for spec in specs],
+            # Removes the DeepMind Lab folders of workers that could not (killed or crashed).
+            after_close=remove_stale_temporary_folders if dmlab else None,
         )
-
-    def reset(self) -> np.ndarray:
-        """Starts new episodes everywhere; returns the first trials' observations."""
-        return np.concatenate(self._pool.call("reset"))
-
-    def step(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Plays one trial in every environment (see ``SaccadeWrapper.step``)."""
-        choices = np.asarray(choices)
-        if choices.shape != (self.num_envs,):
-            raise ValueError(f"choices must have shape ({self.num_envs},), got {choices.shape}")
-        groups = [(choices[a:b],) for a, b in zip(self._bounds[:-1], self._bounds[1:], strict=True)]
-        results = self._pool.call("step", groups)
-        observations, rewards, dones, infos = zip(*results, strict=True)
-        info = {key: np.concatenate([i[key] for i in infos]) for key in infos[0]}
-        return np.concatenate(observations), np.concatenate(rewards), np.concatenate(dones), info
-
-    def close(self) -> None:
-        """Stops the workers (they close their environments); removes the DeepMind Lab
-        folders of workers that could not (killed or crashed)."""
-        self._pool.close()
-        if self._backend == "dmlab":
-            remove_stale_temporary_folders()
 
 
 def make_env(

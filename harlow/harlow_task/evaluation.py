@@ -114,7 +114,8 @@ def plot_stages(stages: list[dict], path: str | os.PathLike, note: str | None = 
     plots.plot_stages(stages, path, note=note)
 
 
-def _percent(entry: dict) -> str:
+def percent_text(entry: dict) -> str:
+    """An ``analysis.proportion`` entry as "97.5 % [96.0, 98.4] (n=2500)", or "n/a"."""
     if entry["accuracy"] is None:
         return "n/a"
     low, high = 100 * entry["ci_low"], 100 * entry["ci_high"]
@@ -126,10 +127,10 @@ def format_summary(summary: dict) -> str:
     backend = f" ({summary['backend']})" if "backend" in summary else ""
     lines = [f"{summary['episodes']} episodes on {summary['split']} images{backend}:"]
     for entry in summary["accuracy_by_trial"]:
-        lines.append(f"  trial {entry['trial']}: {_percent(entry)}")
-    lines.append(f"  trials 2..6: {_percent(summary['trials_2_to_6'])}")
+        lines.append(f"  trial {entry['trial']}: {percent_text(entry)}")
+    lines.append(f"  trials 2..6: {percent_text(summary['trials_2_to_6'])}")
     lines.append(
-        f"  trial 2 after a wrong trial 1: {_percent(summary['trial_2_after_wrong_trial_1'])}"
+        f"  trial 2 after a wrong trial 1: {percent_text(summary['trial_2_after_wrong_trial_1'])}"
     )
     optimum, random = summary["optimal_reward_per_episode"], summary["random_reward_per_episode"]
     lines.append(

@@ -42,14 +42,19 @@ def settings_parts(settings: Mapping | Sequence[Mapping]) -> list[str]:
     return [f"{values[key]} {key}" for key in SETTINGS]
 
 
-def _title(first_line: str, settings: Mapping | Sequence[Mapping], note: str | None = None) -> str:
+def figure_title(
+    first_line: str, settings: Mapping | Sequence[Mapping], note: str | None = None
+) -> str:
+    """A figure's title: ``first_line``, then the settings it ran with (dataset, split,
+    backend, observation), then ``note`` if any, wrapped."""
     lines = [first_line, *join_lines(settings_parts(settings), TITLE_WIDTH)]
     if note:
         lines += textwrap.wrap(note, TITLE_WIDTH)
     return "\n".join(lines)
 
 
-def _style(axes: plt.Axes, title: str) -> None:
+def style_axes(axes: plt.Axes, title: str) -> None:
+    """Accuracy-by-trial axes: the chance line, trials 1..6, 0-105 %, labels, title, legend."""
     axes.axhline(50, color="grey", linestyle=":", linewidth=1, label="chance")
     axes.set_xticks(TRIAL_TICKS)
     axes.set_ylim(0, 105)
@@ -59,7 +64,8 @@ def _style(axes: plt.Axes, title: str) -> None:
     axes.legend(loc="lower right", fontsize=8)
 
 
-def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
+def save_figure(figure: plt.Figure, path: str | os.PathLike) -> None:
+    """Writes ``figure`` to ``path`` as a PNG (whole or not at all) and closes it."""
     figure.tight_layout()
     with atomic_output(path, "wb") as f:
         figure.savefig(f, format="png", dpi=120)
@@ -83,8 +89,8 @@ def plot_accuracy_by_trial(
     errors = [accuracy - _percent(entries, "ci_low"), _percent(entries, "ci_high") - accuracy]
     figure, axes = plt.subplots(figsize=(5, 4))
     axes.errorbar(TRIAL_TICKS, accuracy, yerr=errors, marker="o", capsize=3, label="agent")
-    _style(axes, _title(title, summary if settings is None else settings))
-    _save(figure, path)
+    style_axes(axes, figure_title(title, summary if settings is None else settings))
+    save_figure(figure, path)
 
 
 def stage_label(stage: Mapping) -> str:
@@ -110,8 +116,8 @@ def plot_stages(
         accuracy = _percent(stage["accuracy_by_trial"], "accuracy")
         axes.plot(TRIAL_TICKS, accuracy, marker="o", color=colour, label=stage_label(stage))
     title = f"Learning set across training, {len(stages)} checkpoints"
-    _style(axes, _title(title, stages if settings is None else settings, note))
-    _save(figure, path)
+    style_axes(axes, figure_title(title, stages if settings is None else settings, note))
+    save_figure(figure, path)
 
 
 def plot_seeds(
@@ -144,5 +150,5 @@ def plot_seeds(
         fontsize=7,
     )
     title = f"Harlow task, {len(summaries)} seeds"
-    _style(axes, _title(title, summaries if settings is None else settings))
-    _save(figure, path)
+    style_axes(axes, figure_title(title, summaries if settings is None else settings))
+    save_figure(figure, path)

@@ -3,10 +3,12 @@
 ``FrameHarlowEnv`` wraps a ``ScreenEnv`` (the built-in simulator or the DeepMind Lab
 adapter) with no vision pipeline and no saccade controller in the loop. Each step the
 agent picks one of a small set of look moves (``LookMoves``: yaw and pitch in DeepMind
-Lab's look units); the move is applied for ``action_repeat`` frames and the agent gets the
-last frame, downsampled to ``size x size`` (grayscale or RGB, in [0, 1], flattened), and
-the level's own rewards summed over those frames: +1 for holding the fixation cross, +5 or
--5 for holding the rewarded or the other image. Fixating and saccading are the agent's to
+Lab's look units); the move turns the view in the step's first frame, the view holds
+still for the other ``action_repeat - 1`` frames (a saccade, then a dwell: a move means
+the same turn whatever the repeat), and the agent gets the last frame, downsampled to
+``size x size`` (grayscale or RGB, in [0, 1], flattened), and the level's own rewards
+summed over those frames: +1 for holding the fixation cross, +5 or -5 for holding the
+rewarded or the other image. Fixating and saccading are the agent's to
 learn, as in Wang et al. (2018).
 
 Where an episode ends within an action's repeats, the repeats left are no-ops in the next
@@ -18,7 +20,8 @@ completed in the step: 0 or 1; two cannot end within one action's repeats, as th
 inter-trial interval is longer), ``choice_correct`` (that choice took the rewarded image),
 ``trial`` (the 1-based trial the choice ended, or the trial in progress) and ``timed_out``
 (the episode ended, on the level's time limit, before its last trial). With the simulator
-also ``gaze_x``/``gaze_y`` (where the view's centre meets the screen, fractions of its width
+also ``choice_side`` (the side chosen, 0 left or 1 right, ``NO_SIDE`` without a choice),
+``gaze_x``/``gaze_y`` (where the view's centre meets the screen, fractions of its width
 and height, -1 off the screen), ``screen_state`` and ``correct_side`` of the returned frame
 (for analysis; the agent sees only the frames).
 """
@@ -36,7 +39,9 @@ from harlow.psychlab.screen_env import ACTION_MAX, ACTION_SIZE, LOOK_PITCH, LOOK
 
 # Look moves (yaw units, pitch units); 1 unit turns the view by 0.1056 degree. The images'
 # centres sit 17.2 degrees (163 units) beside the cross; its trigger zone is +-1.8 degrees
-# (+-17 units) wide, each image's +-6.6 degrees (+-62 units).
+# (+-17 units) wide, each image's +-6.6 degrees (+-62 units). The level spawns the view at
+# pitch 0, level with the cross, so yaw alone reaches the cross and both images: pitch
+# moves would only let a random policy's gaze wander off the screen.
 DEFAULT_LOOK_MOVES: tuple[tuple[int, int], ...] = (
     (0, 0),
     (-16, 0),
@@ -45,8 +50,6 @@ DEFAULT_LOOK_MOVES: tuple[tuple[int, int], ...] = (
     (48, 0),
     (-160, 0),
     (160, 0),
-    (0, -16),
-    (0, 16),
 )
 
 
@@ -142,7 +145,8 @@ class FrameHarlowEnv:
         return downsample_frames(self.screen.reset(), self.size, self.grayscale)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        """Plays each environment's look move for ``action_repeat`` frames."""
+        """Turns each environment's view by its look move, then holds it still: ``action_repeat``
+        frames in all."""
         lab_actions = self.look_moves.lab_actions(actions)
         n = self.num_envs
         rewards = np.zeros(n, np.float32)
@@ -150,15 +154,19 @@ class FrameHarlowEnv:
         choices = np.zeros(n, np.int32)
         correct = np.zeros(n, bool)
         frames = info = None
-        for _ in range(self.action_repeat):
+        chosen_side = np.full(n, NO_SIDE, np.int32)
+        for repeat in range(self.action_repeat):
+            moving = lab_actions if repeat == 0 else self._noop
             frames, step_rewards, step_dones, info = self.screen.step(
-                np.where(dones[:, None], self._noop, lab_actions)
+                np.where(dones[:, None], self._noop, moving)
             )
             live = ~dones  # environments still in the episode the action was chosen in
             rewards += np.where(live, step_rewards, 0.0).astype(np.float32)
             made, made_correct = choice_outcomes(info)
             choices += live & made
             correct |= live & made & made_correct
+            if "choice_side" in info:
+                chosen_side = np.where(live & made, info["choice_side"], chosen_side)
             dones |= step_dones
         trial = self._trials_done + np.maximum(choices, 1)
         self._trials_done += choices
@@ -171,6 +179,8 @@ class FrameHarlowEnv:
             "trial": trial.astype(np.int32),
             "timed_out": timed_out,
         }
+        if "choice_side" in info:
+            out["choice_side"] = chosen_side
         for key in ("gaze_x", "gaze_y", "screen_state", "correct_side"):
             if key in info:
                 out[key] = info[key]

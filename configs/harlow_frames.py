@@ -1,0 +1,73 @@
+"""Harlow task from frames: the agent sees every frame and moves its own gaze (issue 15).
+
+No vision pipeline and no saccade controller: each agent step is one look move (yaw in
+DeepMind Lab's look units: still, +-16, +-48, +-160), played as a turn and then
+``action_repeat - 1`` still frames; the agent sees the last frame, grayscale, downsampled
+to ``observation_size`` pixels, and gets the level's rewards (+1 for holding the cross,
++5 / -5 for holding the rewarded / the other image).
+
+Train:    python -m harlow.train --config=configs/harlow_frames.py --workdir=runs/frames
+Evaluate: python -m harlow.evaluate --workdir=runs/frames --episodes=200
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    """Returns the frame-level Harlow experiment."""
+    config = ml_collections.ConfigDict()
+    config.task = "harlow_frames"
+    config.seed = 0
+    config.dataset = ""  # a dataset folder; empty: the bundled datasets/faces
+
+    config.env = ml_collections.ConfigDict()
+    config.env.backend = "simulator"  # or "dmlab" (needs an importable deepmind_lab)
+    config.env.frame_size = 84  # rendered frames are frame_size x frame_size RGB
+    config.env.observation_size = 42  # the agent sees them grayscale at this size
+    config.env.action_repeat = 4  # frames per agent step: a turn, then 3 still frames
+    config.env.spawn_yaw_range_deg = 22.5  # measured on DeepMind Lab
+    # The spawn range widens from 0 (the view starts on the cross) to the level's over
+    # the run's first this many env steps (0: the level's range from the start).
+    config.env.spawn_curriculum_steps = 1_000_000
+    # Training episodes end after this long (the level: 300 s); evaluation plays the
+    # level's 300 s, so that its timed-out trials are the level's.
+    config.env.episode_length_seconds = 30.0
+    config.env.num_workers = 2
+    config.env.split = "train"
+
+    config.agent = ml_collections.ConfigDict()
+    config.agent.lstm_units = 128
+    config.agent.torso_units = 0
+    config.agent.encoder = "conv"  # the frame goes through a conv encoder
+    config.agent.conv_filters = (16, 32)
+    config.agent.conv_kernel_sizes = (8, 4)
+    config.agent.conv_strides = (4, 2)
+    config.agent.conv_embedding_size = 128
+    config.agent.conv_pairwise_differences = False
+    config.agent.conv_layer_norm = True
+
+    config.train = ml_collections.ConfigDict()
+    config.train.num_envs = 32
+    config.train.unroll_length = 20  # agent steps per update
+    config.train.total_env_steps = 2_000_000  # agent steps (8 M frames)
+    config.train.discount = 0.95
+    config.train.gae_lambda = 0.95
+    config.train.value_coef = 0.5
+    config.train.entropy_coef = 0.01
+    config.train.entropy_coef_final = 0.001
+    config.train.optimizer = "adam"
+    config.train.learning_rate = 5e-4
+    config.train.max_grad_norm = 1.0
+    config.train.jit_compile = False
+    config.train.log_every_updates = 50
+    config.train.checkpoint_every_seconds = 120.0
+    config.train.keep_checkpoints = 60
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.episodes = 200
+    config.eval.num_envs = 50
+    config.eval.greedy = False
+    config.eval.split = "heldout"
+    config.eval.stages = 6
+    config.eval.stage_episodes = 50
+    return config

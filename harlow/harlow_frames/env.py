@@ -1,0 +1,251 @@
+"""The frame-level Harlow environments the agent trains on, built from a config.
+
+``make_env(config, num_envs, seed, split, episode_length_seconds)`` loads (and
+validates) the dataset, builds the screen backend (the built-in simulator or DeepMind
+Lab) and the ``FrameHarlowEnv`` on top: one agent step per look move, ``action_repeat``
+frames each. With ``config.env.num_workers > 0`` the environments are spread over that
+many worker processes, behind the same batched interface; as for the trial-level task,
+each environment draws its episodes from streams keyed by the run's seed and its global
+index, so results do not depend on the number of workers.
+
+On the simulator, ``config.env.spawn_curriculum_steps`` widens the spawn yaw range
+linearly from 0 (the view starts on the cross) to ``config.env.spawn_yaw_range_deg``
+over that many env steps of the run, counted as ``train.total_env_steps`` counts them
+(``SpawnYawCurriculum``): a random policy almost never finds the cross from +-22.5
+degrees, one that starts on it is rewarded by holding still. The trainer tells the
+environments where a resumed run stands (``start_at``).
+
+This module imports no TensorFlow, so worker processes start quickly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ml_collections
+import numpy as np
+
+from harlow.datasets import load_dataset
+from harlow.datasets.manifest import SPLITS
+from harlow.harlow_task.env import dataset_path
+from harlow.observation_spec import IMAGE, ObservationPart, ObservationSpec
+from harlow.psychlab.dmlab import (
+    DmlabHarlowEnv,
+    HarlowLevelSettings,
+    import_deepmind_lab,
+    remove_stale_temporary_folders,
+)
+from harlow.psychlab.frame_env import DEFAULT_LOOK_MOVES, FrameHarlowEnv
+from harlow.psychlab.parallel_env import ParallelEnv
+from harlow.psychlab.protocol import ProtocolConfig
+from harlow.psychlab.simulator import BatchedHarlowSimulator
+
+BACKENDS = ("simulator", "dmlab")
+NUM_ACTIONS = len(DEFAULT_LOOK_MOVES)
+LEVEL_EPISODE_SECONDS = ProtocolConfig().episode_length_seconds  # the stock level's 300 s
+_WORKER_DEATH_HINT = "Its traceback, if any, is on the worker's stderr."
+
+
+@dataclass(frozen=True)
+class FrameEnvSpec:
+    """Everything needed to build one group of frame-level environments (picklable)."""
+
+    num_envs: int
+    seed: int
+    split: str
+    dataset: str
+    backend: str
+    frame_size: int
+    observation_size: int
+    action_repeat: int
+    spawn_yaw_range_deg: float
+    spawn_curriculum_steps: int
+    episode_length_seconds: float
+    run_num_envs: int  # environments of the whole run: each step is that many env steps
+    first_env: int = 0
+
+
+def observation_spec(config: ml_collections.ConfigDict) -> ObservationSpec:
+    """The grayscale frame the agent sees, ``observation_size`` pixels square."""
+    size = config.env.observation_size
+    return ObservationSpec((ObservationPart("frame", (size, size), IMAGE),))
+
+
+def spec_from_config(
+    config: ml_collections.ConfigDict,
+    num_envs: int,
+    seed: int,
+    split: str,
+    episode_length_seconds: float,
+    run_num_envs: int,
+    first_env: int = 0,
+) -> FrameEnvSpec:
+    """The ``FrameEnvSpec`` of environments ``first_env`` .. ``first_env + num_envs - 1`` of
+    a run of ``run_num_envs``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    env = config.env
+    return FrameEnvSpec(
+        num_envs=num_envs,
+        seed=seed,
+        split=split,
+        dataset=str(dataset_path(config)),
+        backend=env.backend,
+        frame_size=env.frame_size,
+        observation_size=env.observation_size,
+        action_repeat=env.action_repeat,
+        spawn_yaw_range_deg=env.spawn_yaw_range_deg,
+        spawn_curriculum_steps=env.spawn_curriculum_steps,
+        episode_length_seconds=episode_length_seconds,
+        run_num_envs=run_num_envs,
+        first_env=first_env,
+    )
+
+
+class SpawnYawCurriculum:
+    """A ``FrameHarlowEnv`` on the simulator whose spawn yaw range widens linearly from 0
+    to ``final_deg`` over the run's first ``steps`` env steps (episodes started after a
+    step use the range of that step). Each agent step is ``run_num_envs`` env steps of
+    the run, as every worker's environments step together, so the range does not depend
+    on how environments are spread over workers."""
+
+    def __init__(
+        self, env: FrameHarlowEnv, final_deg: float, steps: int, run_num_envs: int
+    ) -> None:
+        if steps < 0:
+            raise ValueError(f"the curriculum needs steps >= 0, got {steps}")
+        self.env = env
+        self.final_deg = final_deg
+        self.steps = steps
+        self.run_num_envs = run_num_envs
+        self.num_envs = env.num_envs
+        self.observation_size = env.observation_size
+        self.num_actions = env.num_actions
+        self._run_steps = 0
+        self._set_range()
+
+    @property
+    def spawn_yaw_range_deg(self) -> float:
+        """The spawn yaw range new episodes start with now (``final_deg`` once the
+        curriculum is over, or from the start when it has 0 steps)."""
+        if self._run_steps >= self.steps:
+            return self.final_deg
+        return self.final_deg * self._run_steps / self.steps
+
+    def start_at(self, run_steps: int) -> None:
+        """The run has taken ``run_steps`` env steps already (a resumed run)."""
+        self._run_steps = int(run_steps)
+        self._set_range()
+
+    def _set_range(self) -> None:
+        self.env.screen.spawn_yaw_range_deg = self.spawn_yaw_range_deg
+
+    def reset(self) -> np.ndarray:
+        """Starts new episodes everywhere (at the current range)."""
+        self._set_range()
+        return self.env.reset()
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """One agent step; the episodes it starts take the range of the steps taken."""
+        self._run_steps += self.run_num_envs
+        self._set_range()
+        return self.env.step(actions)
+
+    def close(self) -> None:
+        """Closes the environments."""
+        self.env.close()
+
+
+def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
+    """The screen backend and ``FrameHarlowEnv`` of ``spec``, in this process."""
+    dataset = load_dataset(spec.dataset)
+    image_ids = dataset.ids(spec.split)
+    size = spec.frame_size
+    if spec.backend == "simulator":
+        screen = BatchedHarlowSimulator(
+            spec.num_envs,
+            dataset.images,
+            image_ids,
+            width=size,
+            height=size,
+            seed=spec.seed,
+            first_env=spec.first_env,
+            spawn_yaw_range_deg=0.0,  # SpawnYawCurriculum sets it
+            episode_length_seconds=spec.episode_length_seconds,
+        )
+    elif spec.backend == "dmlab":
+        level = HarlowLevelSettings(
+            protocol=ProtocolConfig(episode_length_seconds=spec.episode_length_seconds)
+        )
+        screen = DmlabHarlowEnv(
+            spec.num_envs,
+            dataset.images[image_ids - 1],
+            image_ids,
+            split=spec.split,
+            width=size,
+            height=size,
+            seed=spec.seed,
+            first_env=spec.first_env,
+            level=level,
+        )
+    else:
+        raise ValueError(f"config.env.backend must be one of {BACKENDS}, got {spec.backend!r}")
+    env = FrameHarlowEnv(
+        screen, size=spec.observation_size, grayscale=True, action_repeat=spec.action_repeat
+    )
+    if spec.backend == "simulator":
+        return SpawnYawCurriculum(
+            env, spec.spawn_yaw_range_deg, spec.spawn_curriculum_steps, spec.run_num_envs
+        )
+    return env
+
+
+class ParallelFrameEnv(ParallelEnv):
+    """Frame-level environments over worker processes; ``start_at`` reaches every
+    worker's curriculum (a no-op on DeepMind Lab, which has none)."""
+
+    curriculum = False
+
+    def start_at(self, run_steps: int) -> None:
+        """The run has taken ``run_steps`` env steps already (a resumed run)."""
+        if self.curriculum:
+            self.call_each("start_at", run_steps)
+
+
+def make_env(
+    config: ml_collections.ConfigDict,
+    num_envs: int,
+    seed: int,
+    split: str | None = None,
+    episode_length_seconds: float | None = None,
+) -> FrameHarlowEnv | SpawnYawCurriculum | ParallelEnv:
+    """``num_envs`` frame-level Harlow environments on ``split`` (default
+    ``config.env.split``), episodes cut at ``episode_length_seconds`` (default
+    ``config.env.episode_length_seconds``)."""
+    split = split or config.env.split
+    seconds = episode_length_seconds or config.env.episode_length_seconds
+    workers = min(config.env.num_workers, num_envs)
+    if workers == 0:
+        return build_frame_env(spec_from_config(config, num_envs, seed, split, seconds, num_envs))
+    load_dataset(dataset_path(config))  # a bad dataset fails here, with a clear error
+    if config.env.backend == "dmlab":
+        import_deepmind_lab()  # so does a missing DeepMind Lab (not in each worker)
+    bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+    specs = [
+        spec_from_config(
+            config, int(stop - start), seed, split, seconds, num_envs, first_env=int(start)
+        )
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    dmlab = config.env.backend == "dmlab"
+    env = ParallelFrameEnv(
+        build_frame_env,
+        specs,
+        observation_size=config.env.observation_size**2,
+        num_actions=NUM_ACTIONS,
+        label="Harlow frame environment",
+        death_hint=_WORKER_DEATH_HINT,
+        after_close=remove_stale_temporary_folders if dmlab else None,
+    )
+    env.curriculum = not dmlab
+    return env

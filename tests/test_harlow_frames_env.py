@@ -1,0 +1,135 @@
+"""The frame-level Harlow task's environments, config checks and agent, built from a config."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harlow.agent_builder import build_agent
+from harlow.config_files import load_config_file
+from harlow.config_validation import validate_config
+from harlow.harlow_frames.env import (
+    NUM_ACTIONS,
+    ParallelFrameEnv,
+    SpawnYawCurriculum,
+    make_env,
+)
+from harlow.tasks import get_task
+
+CONFIG_FILE = Path(__file__).resolve().parent.parent / "configs" / "harlow_frames.py"
+
+
+def _config(**env):
+    config = load_config_file(CONFIG_FILE)
+    config.env.num_workers = 0
+    config.env.frame_size = 48
+    config.env.observation_size = 24
+    config.agent.lstm_units = 16
+    config.agent.conv_filters = (4, 8)
+    config.agent.conv_kernel_sizes = (4, 3)
+    config.agent.conv_strides = (2, 2)
+    config.agent.conv_embedding_size = 16
+    for key, value in env.items():
+        config.env[key] = value
+    return config
+
+
+def _play(env, steps: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    observations = [env.reset()]
+    rewards = []
+    for _ in range(steps):
+        obs, reward, _, _ = env.step(rng.integers(0, NUM_ACTIONS, env.num_envs))
+        observations.append(obs)
+        rewards.append(reward)
+    env.close()
+    return np.stack(observations), np.stack(rewards)
+
+
+def test_observations_are_the_specs_grayscale_frames():
+    config = _config()
+    spec = get_task("harlow_frames").observation_spec(config)
+    assert spec.image_layout() == (1, 24)
+    env = make_env(config, 3, seed=0)
+    observations, _ = _play(env, 2)
+    assert observations.shape == (3, 3, 24 * 24)
+    assert observations.min() >= 0.0 and observations.max() <= 1.0
+    assert build_agent(config).observation_size == spec.size
+
+
+def test_results_do_not_depend_on_worker_processes():
+    in_process = make_env(_config(), 4, seed=7)
+    workers = make_env(_config(num_workers=2), 4, seed=7)
+    assert isinstance(workers, ParallelFrameEnv)
+    a_obs, a_rewards = _play(in_process, 12)
+    b_obs, b_rewards = _play(workers, 12)
+    np.testing.assert_array_equal(a_obs, b_obs)
+    np.testing.assert_array_equal(a_rewards, b_rewards)
+
+
+def test_the_spawn_range_widens_over_the_runs_env_steps():
+    config = _config(spawn_curriculum_steps=40, spawn_yaw_range_deg=20.0)
+    env = make_env(config, 4, seed=0)
+    assert isinstance(env, SpawnYawCurriculum)
+    env.reset()
+    assert env.spawn_yaw_range_deg == 0.0
+    env.step(np.zeros(4, int))  # 4 env steps of the run
+    assert env.spawn_yaw_range_deg == pytest.approx(2.0)
+    assert env.env.screen.spawn_yaw_range_deg == pytest.approx(2.0)
+    env.start_at(30)  # a resumed run
+    assert env.spawn_yaw_range_deg == pytest.approx(15.0)
+    env.step(np.zeros(4, int))
+    env.step(np.zeros(4, int))
+    assert env.spawn_yaw_range_deg == pytest.approx(19.0)
+    env.step(np.zeros(4, int))
+    assert env.spawn_yaw_range_deg == 20.0  # the level's range once the curriculum is over
+    env.close()
+
+
+def test_a_curriculum_start_puts_the_gaze_on_the_cross():
+    env = make_env(_config(spawn_curriculum_steps=10**6), 4, seed=1)
+    env.reset()
+    _, rewards, _, info = env.step(np.zeros(4, int))  # hold still
+    np.testing.assert_allclose(info["gaze_x"], 0.5, atol=1e-6)
+    rewards = rewards + env.step(np.zeros(4, int))[1]
+    assert (rewards == 1.0).all()  # the fixation reward, for holding the cross
+    env.close()
+
+
+def test_without_a_curriculum_episodes_spawn_off_the_cross():
+    env = make_env(_config(spawn_curriculum_steps=0), 8, seed=2)
+    env.reset()
+    _, _, _, info = env.step(np.zeros(8, int))
+    assert np.abs(info["gaze_x"] - 0.5).max() > 0.05
+    env.close()
+
+
+def test_workers_forward_the_curriculums_start():
+    env = make_env(_config(num_workers=2, spawn_curriculum_steps=100), 4, seed=0)
+    env.start_at(50)
+    assert env.call_each("start_at", 50) == [None, None]
+    env.close()
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("observation_size", 64, "exceeds config.env.frame_size"),
+        ("action_repeat", 0, r"config.env.action_repeat must be in \[1, 60\]"),
+        ("spawn_curriculum_steps", -1, "config.env.spawn_curriculum_steps must be >= 0"),
+        ("backend", "unity", "config.env.backend must be 'simulator' or 'dmlab'"),
+    ],
+)
+def test_bad_frame_settings_name_the_field(field, value, message):
+    config = _config()
+    config.env[field] = value
+    with pytest.raises(ValueError, match=message):
+        validate_config(config)
+
+
+def test_the_shipped_config_builds_its_agent():
+    config = load_config_file(CONFIG_FILE)
+    validate_config(config)
+    agent = build_agent(config)
+    assert agent.num_actions == NUM_ACTIONS == 7
+    assert agent.encoder is not None and agent.encoder.patch_size == 42
