@@ -30,7 +30,8 @@ from harlow.two_step import env as two_step_env
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "configs"
-SHIPPED = {"two_step": "two_step", "harlow": "harlow", "harlow_frames": "harlow_frames"}  # each task's config file
+# Each task's config file.
+SHIPPED = {"two_step": "two_step", "harlow": "harlow", "harlow_frames": "harlow_frames"}
 # Checkpoints saved by the code before the task protocol (agents sized from a live
 # environment): tiny agents of each observation mode, with their config.json.
 OLD_CHECKPOINTS = Path(__file__).resolve().parent / "data" / "checkpoints_before_task_protocol"
