@@ -1,4 +1,5 @@
-"""The frame-level Harlow evaluation: per-trial bookkeeping of steps, the report, its plots."""
+"""The frame-level Harlow evaluation: per-trial bookkeeping of steps (``records``), the report
+(``evaluation``), its plots (``plots``)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,15 @@ from harlow.agent_builder import build_agent
 from harlow.config_files import load_config_file
 from harlow.config_validation import validate_config
 from harlow.harlow_frames import env as frames_env
-from harlow.harlow_frames import evaluation
-from harlow.harlow_frames.evaluation import (
+from harlow.harlow_frames import evaluation, records
+from harlow.harlow_frames import plots as frames_plots
+from harlow.harlow_frames.records import (
     EpisodeRecord,
     EpisodeRecorder,
     TrialRecord,
     split_reward,
     summarize_episodes,
+    trials_csv,
 )
 from harlow.harlow_frames.task import eval_scalars
 from harlow.harlow_task import plots
@@ -190,7 +193,7 @@ def test_accuracies_count_the_trials_that_ended_with_a_choice():
 def test_the_trials_table_has_a_row_per_trial_blank_where_undefined():
     unknown_side = TrialRecord(0, 10, 16, True, NO_SIDE, 6.0)  # DeepMind Lab: no side
     episodes = [_record([False] + [None] * 5), EpisodeRecord((unknown_side,) * 6, 96, 36, False)]
-    rows = list(csv.DictReader(io.StringIO(evaluation.trials_csv(episodes))))
+    rows = list(csv.DictReader(io.StringIO(trials_csv(episodes))))
     assert len(rows) == 12
     assert rows[0] == {
         "episode": "0",
@@ -385,7 +388,7 @@ def test_stages_show_the_learning_set_and_the_trials_timed_out(figures):
         _report([LEARNED[:1] + [None] * 5, NEVER], env_steps=10_000),
         _report([LEARNED, LEARNED], env_steps=100_000),
     ]
-    evaluation.plot_stages(stages, "unused.png", note="3 of 6 stages: why")
+    frames_plots.plot_stages(stages, "unused.png", note="3 of 6 stages: why")
     [figure] = figures
     curves, course = figure.axes
     labels = [text.get_text() for text in curves.get_legend().get_texts()]
@@ -398,7 +401,7 @@ def test_stages_show_the_learning_set_and_the_trials_timed_out(figures):
 
 def test_seed_reports_with_and_without_choices(tmp_path):
     summaries = [_report([LEARNED, LEARNED], seed=0), _report([NEVER, NEVER], seed=1)]
-    aggregate = evaluation.aggregate_seeds(summaries)
+    aggregate = records.aggregate_seeds(summaries)
     assert aggregate["trials_2_to_6_per_seed"] == [1.0, None]
     assert aggregate["trials_2_to_6_mean"] == aggregate["trials_2_to_6_min"] == 1.0
     assert aggregate["timed_out_share_per_seed"] == [0.0, 1.0]
@@ -406,8 +409,8 @@ def test_seed_reports_with_and_without_choices(tmp_path):
     json.dumps(aggregate, allow_nan=False)
     line = evaluation.format_aggregate(aggregate)
     assert "per seed (%): 100.0, n/a" in line and "timed out per seed (%): 0.0, 100.0" in line
-    evaluation.plot_seeds(summaries, tmp_path / "seeds.png")
-    evaluation.plot_stages(
+    frames_plots.plot_seeds(summaries, tmp_path / "seeds.png")
+    frames_plots.plot_stages(
         [summaries[1] | {"env_steps": 0}, summaries[0] | {"env_steps": 50}], tmp_path / "s.png"
     )
     assert (tmp_path / "seeds.png").stat().st_size > 0

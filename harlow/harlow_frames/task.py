@@ -15,6 +15,8 @@ from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
 from harlow.task import Lazy, StageReport, Task
 
 _EVALUATION = "harlow.harlow_frames.evaluation"
+_RECORDS = "harlow.harlow_frames.records"
+_PLOTS = "harlow.harlow_frames.plots"
 
 CHECKS = (
     FieldCheck(
@@ -86,10 +88,10 @@ TASK = Task(
     evaluate=Lazy(_EVALUATION, "evaluate"),
     eval_scalars=eval_scalars,
     format_summary=Lazy(_EVALUATION, "format_summary"),
-    plot_seeds=Lazy(_EVALUATION, "plot_seeds"),
-    aggregate_seeds=Lazy(_EVALUATION, "aggregate_seeds"),
+    plot_seeds=Lazy(_PLOTS, "plot_seeds"),
+    aggregate_seeds=Lazy(_RECORDS, "aggregate_seeds"),
     format_aggregate=Lazy(_EVALUATION, "format_aggregate"),
     stages=StageReport(
-        summarize=Lazy(_EVALUATION, "stage_summary"), plot=Lazy(_EVALUATION, "plot_stages")
+        summarize=Lazy(_EVALUATION, "stage_summary"), plot=Lazy(_PLOTS, "plot_stages")
     ),
 )
