@@ -159,3 +159,33 @@ def test_episodes_start_in_place_between_resets(deepmind_lab, fixtures, private_
     assert dones == ([False] * 5 + [True]) * 3
     assert len({pairs[0], pairs[6], pairs[12]}) == 3
     assert all(pairs[t] == pairs[6 * (t // 6)] for t in range(18))
+
+
+def test_frame_level_task_on_the_real_level(deepmind_lab, private_tmp):
+    """The frame-level environments of configs/harlow_frames.py on the engine: frames
+    as the agent sees them, and the level's time limit ending an episode with no choice
+    as a timed-out one (the level is given 2 s: 120 frames, 30 steps of 4)."""
+    from harlow.config_files import load_config_file
+    from harlow.harlow_frames.env import NUM_ACTIONS, make_env
+
+    config = load_config_file(Path(__file__).resolve().parents[1] / "configs/harlow_frames.py")
+    config.env.num_workers = 0  # the adapter puts its Labs in workers itself
+    env = make_env(config, 2, seed=3, split="heldout", episode_length_seconds=2.0)
+    try:
+        observations = env.reset()
+        assert observations.shape == (2, 42 * 42)
+        assert observations.min() >= 0.0 and observations.max() <= 1.0
+        ends = []
+        for step in range(1, 40):
+            # Keeps turning left by 160 units (17 degrees): the gaze leaves the screen
+            # within two steps, so no fixation and no choice (the engine is deterministic
+            # for a seed: these spawns do not land on the cross first).
+            _, rewards, dones, info = env.step(np.full(2, 5))
+            assert NUM_ACTIONS == 7 and (rewards == 0).all() and (info["choices"] == 0).all()
+            if dones.any():
+                assert dones.all() and info["timed_out"].all()
+                ends.append(step)
+        assert ends[0] == 30
+    finally:
+        env.close()
+    assert os.listdir(private_tmp) == []
