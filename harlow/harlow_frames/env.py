@@ -27,12 +27,11 @@ import numpy as np
 
 from harlow.datasets import load_dataset
 from harlow.datasets.manifest import SPLITS
-from harlow.harlow_task.env import dataset_path
+from harlow.harlow_task.env import dataset_path, worker_groups
 from harlow.observation_spec import IMAGE, ObservationPart, ObservationSpec
 from harlow.psychlab.dmlab import (
     DmlabHarlowEnv,
     HarlowLevelSettings,
-    import_deepmind_lab,
     remove_stale_temporary_folders,
 )
 from harlow.psychlab.frame_env import DEFAULT_LOOK_MOVES, FrameHarlowEnv
@@ -227,15 +226,9 @@ def make_env(
     workers = min(config.env.num_workers, num_envs)
     if workers == 0:
         return build_frame_env(spec_from_config(config, num_envs, seed, split, seconds, num_envs))
-    load_dataset(dataset_path(config))  # a bad dataset fails here, with a clear error
-    if config.env.backend == "dmlab":
-        import_deepmind_lab()  # so does a missing DeepMind Lab (not in each worker)
-    bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
     specs = [
-        spec_from_config(
-            config, int(stop - start), seed, split, seconds, num_envs, first_env=int(start)
-        )
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        spec_from_config(config, count, seed, split, seconds, num_envs, first_env=first)
+        for first, count in worker_groups(config, num_envs, workers)
     ]
     dmlab = config.env.backend == "dmlab"
     env = ParallelFrameEnv(

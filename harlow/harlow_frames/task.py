@@ -3,13 +3,12 @@ the frame observation, model fields, evaluation and reports."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import ml_collections
 
 from harlow.config_checks import FieldCheck, at_least, in_range, one_of
 from harlow.datasets.manifest import SPLITS
 from harlow.harlow_frames import env as frames_env
+from harlow.harlow_task.task import evaluation_name
 from harlow.psychlab.protocol import ProtocolConfig
 from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
 from harlow.task import Lazy, StageReport, Task
@@ -47,15 +46,6 @@ def check_observation_fits_frame(config: ml_collections.ConfigDict) -> None:
             f"config.env.frame_size={config.env.frame_size}: observations are the rendered "
             "frames downsampled"
         )
-
-
-def evaluation_name(config: ml_collections.ConfigDict) -> str:
-    """``[<backend>-][<dataset>-]<split>``, as for the trial-level task."""
-    parts = [] if config.env.backend == "simulator" else [config.env.backend]
-    if config.dataset:
-        parts.append(Path(config.dataset).resolve().name)
-    parts.append(config.eval.split)
-    return "-".join(part for part in parts if part)
 
 
 def eval_scalars(summary: dict) -> dict[str, float]:

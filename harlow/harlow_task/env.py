@@ -205,14 +205,27 @@ def make_env(
     workers = min(config.env.num_workers, num_envs)
     if workers == 0:
         return build_trial_env(spec_from_config(config, num_envs, seed, split))
-    load_dataset(dataset_path(config))  # a bad dataset fails here, with a clear error
-    if config.env.backend == "dmlab":
-        import_deepmind_lab()  # so does a missing DeepMind Lab (not in each worker)
-    bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
-    # The run's seed for every worker, and each worker's first global environment index:
-    # every environment draws the same episodes whatever the number of workers.
     specs = [
-        spec_from_config(config, int(stop - start), seed, split, first_env=int(start))
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        spec_from_config(config, count, seed, split, first_env=first)
+        for first, count in worker_groups(config, num_envs, workers)
     ]
     return ParallelTrialEnv(specs)
+
+
+def worker_groups(
+    config: ml_collections.ConfigDict, num_envs: int, workers: int
+) -> list[tuple[int, int]]:
+    """``(first_env, num_envs)`` of each of ``workers`` groups of the run's environments.
+
+    Checks the dataset and, for DeepMind Lab, the engine first, so that either fails
+    here with one clear error rather than in each worker. Every worker gets the run's
+    seed and its first environment's global index: every environment draws the same
+    episodes whatever the number of workers.
+    """
+    load_dataset(dataset_path(config))
+    if config.env.backend == "dmlab":
+        import_deepmind_lab()
+    bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
+    return [
+        (int(start), int(stop - start)) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
