@@ -127,6 +127,23 @@ def test_bad_frame_settings_name_the_field(field, value, message):
         validate_config(config)
 
 
+def test_unbalanced_sides_are_for_simulator_training_only():
+    config = _config(balanced_sides=False)
+    env = make_env(config, 2, seed=0)
+    assert env.env.screen.balanced_sides is False
+    env.close()
+    config.env.backend = "dmlab"
+    with pytest.raises(ValueError, match="config.env.balanced_sides=False needs"):
+        make_env(config, 2, seed=0)
+    config = _config()
+    del config.env["balanced_sides"]  # optional: configs from before it keep the level's rule
+    validate_config(config)
+    assert make_env(config, 1, seed=0).env.screen.balanced_sides is True
+    config.env.balanced_sides = "no"
+    with pytest.raises(ValueError, match="config.env.balanced_sides must be true or false"):
+        validate_config(config)
+
+
 def test_the_shipped_config_builds_its_agent():
     config = load_config_file(CONFIG_FILE)
     validate_config(config)

@@ -280,7 +280,7 @@ def test_a_scripted_gaze_on_the_simulator_is_booked_trial_by_trial(choose_correc
 # ---------------------------------------------------------------- with an agent
 def _short_episodes(monkeypatch, wrap=None) -> list[dict]:
     """Builds the evaluation's environments with short episodes (what it asked for is
-    returned: split, seconds, curriculum); ``wrap`` wraps them."""
+    returned: split, seconds, curriculum, sides); ``wrap`` wraps them."""
     asked = []
     make_env = frames_env.make_env
 
@@ -290,6 +290,7 @@ def _short_episodes(monkeypatch, wrap=None) -> list[dict]:
                 "split": split,
                 "seconds": episode_length_seconds,
                 "curriculum": config.env.spawn_curriculum_steps,
+                "balanced_sides": config.env.balanced_sides,
             }
         )
         env = make_env(config, num_envs, seed, split, SHORT_EPISODE_SECONDS)
@@ -303,11 +304,15 @@ def test_an_untrained_agent_is_evaluated_on_the_levels_episodes(tmp_path, monkey
     asked = _short_episodes(monkeypatch)
     config = tiny_config()
     config.env.spawn_curriculum_steps = 1_000
+    config.env.balanced_sides = False
     agent = build_agent(config)
     summary = evaluation.evaluate(agent, config, 5, seed=3, greedy=False, output_dir=tmp_path)
-    # The level's 300 s and its spawn range from the first episode (no curriculum).
-    assert asked == [{"split": "heldout", "seconds": 300.0, "curriculum": 0}]
+    # The level's 300 s, its spawn range from the first episode (no curriculum), its sides.
+    assert asked == [
+        {"split": "heldout", "seconds": 300.0, "curriculum": 0, "balanced_sides": True}
+    ]
     assert config.env.spawn_curriculum_steps == 1_000  # the caller's config is unchanged
+    assert config.env.balanced_sides is False
     for key in ("split", "dataset", "backend", "observation", "episodes", "accuracy_by_trial"):
         assert key in summary
     for key in ("trial_1", "trials_2_to_6", "trial_2_after_wrong_trial_1", "reward_per_trial"):

@@ -128,6 +128,25 @@ def test_reset_shows_the_cross_and_episodes_draw_ids_and_sides_like_the_level(im
     np.testing.assert_allclose(info["pitch"], render.SCREEN_CENTRE_ELEVATION_DEG, atol=1e-3)
 
 
+def test_unbalanced_sides_draw_each_trial_on_its_own_from_the_same_stream(images):
+    def episodes(balanced):
+        simulator = BatchedHarlowSimulator(
+            256, images, [2, 4, 5], width=32, height=32, seed=3, balanced_sides=balanced
+        )
+        simulator.reset()
+        pairs = np.stack([simulator._correct_id, simulator._incorrect_id], axis=1)
+        return pairs, simulator._protocol.correct_sides
+
+    balanced_pairs, balanced = episodes(True)
+    pairs, sides = episodes(False)
+    np.testing.assert_array_equal(pairs, balanced_pairs)  # ids come from the same draws
+    assert (balanced.sum(axis=1) == 3).all()
+    lefts = sides.sum(axis=1)
+    assert (lefts != 3).mean() > 0.5  # P(3 of 6) = 20/64: most episodes are not balanced
+    assert {0, 6} <= set(lefts.tolist())
+    assert abs(sides.mean() - 0.5) < 0.05
+
+
 def test_look_actions_turn_the_view_by_quantised_look_units(images):
     simulator = BatchedHarlowSimulator(1, images, [1, 2], width=32, height=32)
     simulator.reset([EpisodeSetup(1, 2, (0, 1, 0, 1, 0, 1), spawn_yaw_deg=0.0)])

@@ -15,6 +15,12 @@ over that many env steps of the run, counted as ``train.total_env_steps`` counts
 degrees, one that starts on it is rewarded by holding still. The trainer tells the
 environments where a resumed run stands (``start_at``).
 
+``config.env.balanced_sides`` (optional, default True) is the level's rule: the rewarded
+image is on the left in exactly half of an episode's trials. With False (simulator
+only), each training trial draws its side on its own, so that counting the sides
+rewarded so far predicts nothing and only the images can; evaluation always plays the
+level's rule.
+
 This module imports no TensorFlow, so worker processes start quickly.
 """
 
@@ -62,6 +68,7 @@ class FrameEnvSpec:
     episode_length_seconds: float
     run_num_envs: int  # environments of the whole run: each step is that many env steps
     first_env: int = 0
+    balanced_sides: bool = True  # the level's rule; False: each trial's side on its own
 
 
 def observation_spec(config: ml_collections.ConfigDict) -> ObservationSpec:
@@ -84,6 +91,12 @@ def spec_from_config(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     env = config.env
+    balanced_sides = env.get("balanced_sides", True)
+    if not balanced_sides and env.backend != "simulator":
+        raise ValueError(
+            "config.env.balanced_sides=False needs config.env.backend='simulator': DeepMind "
+            "Lab's level rewards the left image in exactly half of the trials"
+        )
     return FrameEnvSpec(
         num_envs=num_envs,
         seed=seed,
@@ -98,6 +111,7 @@ def spec_from_config(
         episode_length_seconds=episode_length_seconds,
         run_num_envs=run_num_envs,
         first_env=first_env,
+        balanced_sides=balanced_sides,
     )
 
 
@@ -170,6 +184,7 @@ def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
             seed=spec.seed,
             first_env=spec.first_env,
             spawn_yaw_range_deg=0.0,  # SpawnYawCurriculum sets it
+            balanced_sides=spec.balanced_sides,
             episode_length_seconds=spec.episode_length_seconds,
         )
     elif spec.backend == "dmlab":

@@ -50,9 +50,11 @@ GAZE_EPISODES = 4  # episodes in the gaze plot: the first of as many environment
 
 
 def _evaluation_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """``config`` with the level's spawn range from the first episode (no curriculum)."""
+    """``config`` with the level's spawn range from the first episode (no curriculum) and
+    the level's sides (half of the trials reward the left image)."""
     config = config.copy_and_resolve_references()
     config.env.spawn_curriculum_steps = 0
+    config.env.balanced_sides = True
     return config
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from harlow.config_checks import FieldCheck, at_least, in_range, one_of
+from harlow.config_checks import FieldCheck, at_least, boolean, in_range, one_of
 from harlow.datasets.manifest import SPLITS
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_task.task import evaluation_name
@@ -59,7 +59,7 @@ def eval_scalars(summary: dict) -> dict[str, float]:
 TASK = Task(
     name="harlow_frames",
     checks=CHECKS,
-    optional_checks=(),
+    optional_checks=(boolean("env.balanced_sides"),),
     combination_checks=(check_observation_fits_frame,),
     make_env=frames_env.make_env,
     num_actions=frames_env.NUM_ACTIONS,
@@ -73,6 +73,7 @@ TASK = Task(
         "env.num_workers",
         "env.spawn_curriculum_steps",
         "env.episode_length_seconds",
+        "env.balanced_sides",
     ),
     evaluation_name=evaluation_name,
     evaluate=Lazy(_EVALUATION, "evaluate"),

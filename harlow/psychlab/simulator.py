@@ -54,7 +54,9 @@ in nor when the other environments end theirs: a simulator with ``first_env=k`` 
 environments k, k + 1, ... of a bigger batch frame for frame, and splitting a run's environments
 over worker processes (``harlow.harlow_task.env.make_env``) changes nothing. Per episode: ids
 uniform over the split (two different ones), spawn yaw uniform within +-``spawn_yaw_range_deg``,
-the rewarded image left in half of the trials in uniformly random order.
+the rewarded image left in half of the trials in uniformly random order (the level's rule;
+with ``balanced_sides=False``, left or right with probability 1/2 in each trial on its own, so
+that counting the sides rewarded so far cannot predict the next: a training option).
 
 ``info`` (all arrays [N]) describes the returned frame, so where an episode ended it describes the
 first frame of the next episode, except ``episode_done_reason``, ``choice_side`` and
@@ -190,6 +192,7 @@ class BatchedHarlowSimulator:
         spawn_yaw_range_deg: float = SPAWN_YAW_RANGE_DEG,
         degrees_per_look_unit: float = DEGREES_PER_LOOK_UNIT,
         room_jitter: float = 0.0,
+        balanced_sides: bool = True,
         **protocol_kwargs: Any,
     ) -> None:
         if not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
@@ -206,6 +209,7 @@ class BatchedHarlowSimulator:
         if not 0.0 <= room_jitter <= MAX_ROOM_JITTER:
             raise ValueError(f"room_jitter must be in [0, {MAX_ROOM_JITTER}], got {room_jitter}")
         self.room_jitter = float(room_jitter)
+        self.balanced_sides = bool(balanced_sides)
         self.num_envs, self.width, self.height = int(num_envs), width, height
         self.config = ProtocolConfig(**protocol_kwargs)
         self.spawn_yaw_range_deg = float(spawn_yaw_range_deg)
@@ -239,8 +243,10 @@ class BatchedHarlowSimulator:
         second = np.minimum((draws[:, 1] * (len(ids) - 1)).astype(np.int64), len(ids) - 2)
         second += second >= first  # a different id, uniformly (as the level draws it)
         yaws = self.spawn_yaw_range_deg * (2.0 * draws[:, 2] - 1.0)
-        # Sorting uniform keys: a uniform permutation of half lefts, half rights.
-        sides = np.argsort(draws[:, 3:], axis=1) >= trials // 2
+        if self.balanced_sides:  # the level's: a uniform permutation of half lefts, half rights
+            sides = np.argsort(draws[:, 3:], axis=1) >= trials // 2
+        else:  # each trial's side on its own, so the sides so far say nothing of the next
+            sides = draws[:, 3:] >= 0.5
         settle_draws = np.array([self._settle_rngs[env].random() for env in env_ids])
         settles = np.where(settle_draws < LOW_SETTLE_SHARE, SETTLE_LOW, SETTLE_HIGH)
         return [
