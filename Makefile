@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 WORKDIR ?= runs/harlow
 TWO_STEP_WORKDIR ?= runs/two_step
 
-.PHONY: install install-dmlab train train-two-step test lint format benchmark clean
+.PHONY: install install-ray install-dmlab train train-two-step test lint format benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +16,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Ray (optional): environment workers as Ray actors (config.env.executor=ray), sweeps on a cluster.
+$(RAY_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,ray]'
+	touch $(RAY_STAMP)
+
+install-ray: $(RAY_STAMP)
 
 # DeepMind Lab (optional): a wheel you built from its source, with the dm-env extra it needs.
 install-dmlab: $(STAMP)
@@ -31,7 +39,8 @@ train-two-step: $(STAMP)
 	$(PY) -m harlow.train --config=configs/two_step.py --workdir=$(TWO_STEP_WORKDIR)
 	$(PY) -m harlow.evaluate --workdir=$(TWO_STEP_WORKDIR) --episodes=300
 
-test: $(STAMP)
+# The tests include a real local Ray cluster, so they install the Ray extra.
+test: $(RAY_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q

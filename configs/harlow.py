@@ -32,6 +32,11 @@ def get_config() -> ml_collections.ConfigDict:
     # Environment worker processes (0: in the trainer's process). Two use both cores of a
     # 2-core machine: 1.3-1.4x the trials/s of 0 (docs/benchmarks.md); same trials either way.
     config.env.num_workers = 2
+    # Where the workers run: "processes" on this machine, or "ray": one Ray actor per
+    # worker (pip install -e '.[ray]') on the cluster at ray_address ('' a private local
+    # instance, 'auto' the cluster started here with `ray start`, or 'host:port').
+    config.env.executor = "processes"
+    config.env.ray_address = ""
     # DeepMind Lab only: episodes played per Lab reset (1: exactly the stock level).
     # Each reset reloads the level's map, which cost 2/3 of the time at 1; the other
     # episodes start in place, with the view where it was instead of a new spawn angle

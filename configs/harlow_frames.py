@@ -38,6 +38,11 @@ def get_config() -> ml_collections.ConfigDict:
     # level's rule.
     config.env.balanced_sides = True
     config.env.num_workers = 2
+    # Where the workers run: "processes" on this machine, or "ray": one Ray actor per
+    # worker (pip install -e '.[ray]') on the cluster at ray_address ('' a private local
+    # instance, 'auto' the cluster started here with `ray start`, or 'host:port').
+    config.env.executor = "processes"
+    config.env.ray_address = ""
     config.env.split = "train"
 
     config.agent = ml_collections.ConfigDict()

@@ -41,7 +41,7 @@ from harlow.psychlab.dmlab import (
     remove_stale_temporary_folders,
 )
 from harlow.psychlab.frame_env import DEFAULT_LOOK_MOVES, FrameHarlowEnv
-from harlow.psychlab.parallel_env import ParallelEnv
+from harlow.psychlab.parallel_env import ParallelEnv, executor_from_config
 from harlow.psychlab.protocol import ProtocolConfig
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
@@ -215,15 +215,28 @@ def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
 
 
 class ParallelFrameEnv(ParallelEnv):
-    """Frame-level environments over worker processes; ``start_at`` reaches every
-    worker's curriculum (a no-op on DeepMind Lab, which has none)."""
+    """Frame-level environments over workers; ``start_at`` reaches every worker's
+    curriculum (a no-op on DeepMind Lab, which has none), and a worker that replaces a
+    dead one starts its curriculum where the others stand."""
 
     curriculum = False
+    _run_steps = 0
 
     def start_at(self, run_steps: int) -> None:
         """The run has taken ``run_steps`` env steps already (a resumed run)."""
+        self._run_steps = int(run_steps)
         if self.curriculum:
             self.call_each("start_at", run_steps)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        """One agent step of every environment (``num_envs`` env steps of the run)."""
+        result = super().step(actions)
+        self._run_steps += self.num_envs
+        return result
+
+    def restore_calls(self) -> list[tuple[str, tuple]]:
+        """A replacement's curriculum starts at the run's steps so far."""
+        return [("start_at", (self._run_steps,))] if self.curriculum else []
 
 
 def make_env(
@@ -254,6 +267,7 @@ def make_env(
         label="Harlow frame environment",
         death_hint=_WORKER_DEATH_HINT,
         after_close=remove_stale_temporary_folders if dmlab else None,
+        executor=executor_from_config(config),
     )
     env.curriculum = not dmlab
     return env

@@ -9,6 +9,7 @@ from harlow.config_checks import FieldCheck, at_least, boolean, in_range, one_of
 from harlow.datasets.manifest import SPLITS
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_task.task import evaluation_name
+from harlow.psychlab.parallel_env import EXECUTOR_CHECKS, EXECUTOR_FIELDS, check_executor
 from harlow.psychlab.protocol import ProtocolConfig
 from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
 from harlow.task import Lazy, StageReport, Task
@@ -59,8 +60,8 @@ def eval_scalars(summary: dict) -> dict[str, float]:
 TASK = Task(
     name="harlow_frames",
     checks=CHECKS,
-    optional_checks=(boolean("env.balanced_sides"),),
-    combination_checks=(check_observation_fits_frame,),
+    optional_checks=(boolean("env.balanced_sides"), *EXECUTOR_CHECKS),
+    combination_checks=(check_observation_fits_frame, check_executor),
     make_env=frames_env.make_env,
     num_actions=frames_env.NUM_ACTIONS,
     steps_per_trial=None,
@@ -74,6 +75,7 @@ TASK = Task(
         "env.spawn_curriculum_steps",
         "env.episode_length_seconds",
         "env.balanced_sides",
+        *EXECUTOR_FIELDS,
     ),
     evaluation_name=evaluation_name,
     evaluate=Lazy(_EVALUATION, "evaluate"),

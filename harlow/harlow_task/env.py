@@ -40,7 +40,12 @@ from harlow.psychlab.observations import (
     PatchesObserver,
     PixelsObserver,
 )
-from harlow.psychlab.parallel_env import ParallelEnv
+from harlow.psychlab.parallel_env import (
+    LOCAL_PROCESSES,
+    Executor,
+    ParallelEnv,
+    executor_from_config,
+)
 from harlow.psychlab.saccade import SaccadeWrapper
 from harlow.psychlab.simulator import BatchedHarlowSimulator
 
@@ -183,7 +188,7 @@ class ParallelTrialEnv(ParallelEnv):
     environments of ``specs[i]`` run in worker ``i`` and come back in order.
     """
 
-    def __init__(self, specs: list[TrialEnvSpec]) -> None:
+    def __init__(self, specs: list[TrialEnvSpec], executor: Executor = LOCAL_PROCESSES) -> None:
         dmlab = specs[0].backend == "dmlab"
         super().__init__(
             build_trial_env,
@@ -194,6 +199,7 @@ class ParallelTrialEnv(ParallelEnv):
             death_hint=_WORKER_DEATH_HINT,
             # Removes the DeepMind Lab folders of workers that could not (killed or crashed).
             after_close=remove_stale_temporary_folders if dmlab else None,
+            executor=executor,
         )
 
 
@@ -209,7 +215,7 @@ def make_env(
         spec_from_config(config, count, seed, split, first_env=first)
         for first, count in worker_groups(config, num_envs, workers)
     ]
-    return ParallelTrialEnv(specs)
+    return ParallelTrialEnv(specs, executor_from_config(config))
 
 
 def worker_groups(
@@ -217,14 +223,15 @@ def worker_groups(
 ) -> list[tuple[int, int]]:
     """``(first_env, num_envs)`` of each of ``workers`` groups of the run's environments.
 
-    Checks the dataset and, for DeepMind Lab, the engine first, so that either fails
-    here with one clear error rather than in each worker. Every worker gets the run's
+    Checks the dataset and, for DeepMind Lab on local processes, the engine first, so
+    that either fails here with one clear error rather than in each worker (Ray actors
+    check the engine where they run). Every worker gets the run's
     seed and its first environment's global index: every environment draws the same
     episodes whatever the number of workers.
     """
     load_dataset(dataset_path(config))
-    if config.env.backend == "dmlab":
-        import_deepmind_lab()
+    if config.env.backend == "dmlab" and executor_from_config(config).kind == "processes":
+        import_deepmind_lab()  # Ray actors may run where this machine has no engine
     bounds = np.linspace(0, num_envs, workers + 1).round().astype(int)
     return [
         (int(start), int(stop - start)) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)

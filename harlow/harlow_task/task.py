@@ -18,6 +18,7 @@ from harlow.datasets.manifest import SPLITS
 from harlow.harlow_task import env as harlow_env
 from harlow.observation_spec import ObservationSpec
 from harlow.psychlab.observations import OBSERVATION_MODES
+from harlow.psychlab.parallel_env import EXECUTOR_CHECKS, EXECUTOR_FIELDS, check_executor
 from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
 from harlow.psychlab.saccade import SaccadeWrapper
 from harlow.psychlab.simulator import MAX_ROOM_JITTER
@@ -54,6 +55,7 @@ OPTIONAL_CHECKS = (
     boolean("agent.conv_layer_norm"),
     at_least("env.dmlab_episodes_per_reset", 1),
     in_range("env.room_jitter", 0, MAX_ROOM_JITTER),
+    *EXECUTOR_CHECKS,
 )
 
 
@@ -94,7 +96,7 @@ TASK = Task(
     name="harlow",
     checks=CHECKS,
     optional_checks=OPTIONAL_CHECKS,
-    combination_checks=(check_conv_observation,),
+    combination_checks=(check_conv_observation, check_executor),
     make_env=harlow_env.make_env,
     num_actions=SaccadeWrapper.num_actions,
     steps_per_trial=1,
@@ -110,7 +112,7 @@ TASK = Task(
     # another meaning.
     input_meaning_fields=("env.id_scope",),
     # Worker processes and Lab resets change how fast episodes come, not what they are.
-    resumable_fields=("env.num_workers", "env.dmlab_episodes_per_reset"),
+    resumable_fields=("env.num_workers", "env.dmlab_episodes_per_reset", *EXECUTOR_FIELDS),
     evaluation_name=evaluation_name,
     evaluate=Lazy(_EVALUATION, "evaluate"),
     eval_scalars=eval_scalars,

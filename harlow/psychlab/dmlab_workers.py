@@ -134,6 +134,10 @@ class WorkerPool:
     that errors name the environments a worker held.
     """
 
+    # Workers a call replaced (``RayWorkerPool`` replaces dead actors); a local worker
+    # that dies is an error instead.
+    last_call_replaced: tuple[int, ...] = ()
+
     def __init__(
         self,
         make_runner: Callable[[Any], Any],

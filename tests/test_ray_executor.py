@@ -1,0 +1,266 @@
+"""Environment workers as Ray actors (``config.env.executor='ray'``, issue 16), on a real
+local cluster: a head node and a second node on loopback, torn down by the tests.
+
+The actors' environments equal local workers' for the same seed, span both nodes, and
+a killed actor or a lost node is replaced while training goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from cli_runner import start_module, wait_for_text
+from ray_cluster import CLIENT_ENV, local_cluster
+
+from configs.harlow import get_config
+from configs.harlow_frames import get_config as get_frames_config
+from harlow import trainer
+from harlow.checkpointing import all_checkpoints
+from harlow.config_validation import validate_config
+from harlow.harlow_frames import env as frames_env
+from harlow.harlow_task import env as harlow_env
+from harlow.psychlab import ray_workers
+from harlow.psychlab.dmlab_workers import DmlabWorkerError
+from harlow.psychlab.parallel_env import Executor
+
+NUM_ENVS = 5  # 2 workers: 2 and 3 environments
+TRIALS = 12
+
+
+def _harlow_config(executor: str, address: str = "", num_workers: int = 2):
+    config = get_config()
+    config.env.num_workers = num_workers
+    config.env.executor, config.env.ray_address = executor, address
+    return config
+
+
+# ------------------------------------------------------------ without a cluster
+def test_the_executor_fields_are_checked_naming_the_field(monkeypatch):
+    config = _harlow_config("threads")
+    with pytest.raises(ValueError, match="config.env.executor must be 'processes' or 'ray'"):
+        validate_config(config)
+    config = _harlow_config("ray", num_workers=0)
+    with pytest.raises(ValueError, match="config.env.executor='ray' runs the environments in"):
+        validate_config(config)
+    config = _harlow_config("processes")
+    del config.env["ray_address"]
+    config.env.ray_address = 6379
+    with pytest.raises(ValueError, match="config.env.ray_address must be a Ray address"):
+        validate_config(config)
+    with pytest.raises(ValueError, match="config.env.executor must be one of"):
+        Executor("threads")
+    for config in (get_config(), get_frames_config()):  # older runs lack the fields
+        del config.env["executor"]
+        del config.env["ray_address"]
+        validate_config(config)
+
+
+def test_without_ray_the_flag_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(ray_workers, "ray_installed", lambda: False)
+    with pytest.raises(ValueError, match=r"needs Ray, which is an optional extra: pip install"):
+        validate_config(_harlow_config("ray"))
+    with pytest.raises(ray_workers.RayUnavailableError, match=r"pip install -e '.\[ray\]'"):
+        ray_workers.connect("")
+    validate_config(_harlow_config("processes"))  # the default path does not need Ray
+
+
+# --------------------------------------------------------------- on a cluster
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node with 2 CPUs and a second node with 1, this process joined to them."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+    saved = {key: os.environ.get(key) for key in CLIENT_ENV}
+    os.environ.update(CLIENT_ENV)
+    try:
+        with local_cluster(head_cpus=2, node_cpus=1) as started:
+            ray.init(address=started.address, logging_level="error")
+            try:
+                yield started
+            finally:
+                ray.shutdown()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _play(env, steps: int) -> dict[str, np.ndarray]:
+    """Observations, rewards, dones and infos under a fixed action sequence."""
+    record: dict[str, list[np.ndarray]] = {"observation": [env.reset()]}
+    try:
+        for step in range(steps):
+            actions = (np.arange(env.num_envs) * 3 + step * step) % env.num_actions
+            observation, reward, done, info = env.step(actions)
+            for key, value in {"observation": observation, "reward": reward, "done": done}.items():
+                record.setdefault(key, []).append(value)
+            for key, value in info.items():
+                record.setdefault(key, []).append(np.asarray(value))
+    finally:
+        env.close()
+    return {key: np.stack(values) for key, values in record.items()}
+
+
+def _assert_same(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> None:
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        np.testing.assert_array_equal(expected[key], actual[key], err_msg=key)
+
+
+def test_ray_actors_span_both_nodes_and_play_what_local_workers_play(cluster):
+    env = harlow_env.make_env(_harlow_config("ray", cluster.address), NUM_ENVS, seed=11)
+    assert env.pool.num_workers == 2
+    assert len({node.split("node ")[1] for node in env.pool.nodes}) == 2  # both nodes
+    on_ray = _play(env, TRIALS)
+    local = _play(harlow_env.make_env(_harlow_config("processes"), NUM_ENVS, seed=11), TRIALS)
+    assert {-4.0, 6.0} <= set(local["reward"].ravel().tolist())
+    _assert_same(local, on_ray)
+
+
+def _frames_config(executor: str, address: str = ""):
+    config = get_frames_config()
+    config.env.frame_size, config.env.observation_size = 48, 24
+    config.env.spawn_curriculum_steps = 1_000
+    config.env.executor, config.env.ray_address = executor, address
+    return config
+
+
+def _kill(actor) -> None:
+    """Kills a Ray actor and waits until it is gone (``ray.kill`` does not wait)."""
+    import ray
+
+    ray.kill(actor)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.node.remote(), timeout=60)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the killed actor still answers after 60 s")
+
+
+def test_a_killed_actor_is_replaced_its_episodes_end_and_its_curriculum_goes_on(cluster):
+    env = frames_env.make_env(_frames_config("ray", cluster.address), 4, seed=2)
+    env.start_at(200)
+    env.reset()
+    for _ in range(10):
+        env.step(np.zeros(4, np.int64))
+    _kill(env.pool.actor(1))  # environments 2..3
+    _, _, done, _ = env.step(np.zeros(4, np.int64))
+    assert done.tolist() == [False, False, True, True] and env.pool.replacements == 1
+    assert env.pool.last_call_replaced == [1]
+    # The replacement's curriculum stands where the others' do: 200 + 11 steps x 4 envs.
+    ranges = env.call_each("__getattribute__", "spawn_yaw_range_deg")
+    assert ranges[0] == ranges[1] == pytest.approx(22.5 * 244 / 1_000)
+    _, _, done, _ = env.step(np.zeros(4, np.int64))
+    assert not done.any() and env.pool.last_call_replaced == []
+    env.pool.max_replacements = 1
+    _kill(env.pool.actor(0))
+    died = r"worker 0 \(environments 0..1\) died during 'step' after 1 replacements"
+    with pytest.raises(DmlabWorkerError, match=died):
+        env.step(np.zeros(4, np.int64))
+
+
+def test_an_error_inside_an_actor_is_raised_with_its_traceback_not_retried(cluster):
+    env = harlow_env.make_env(_harlow_config("ray", cluster.address), NUM_ENVS, seed=0)
+    env.reset()
+    with pytest.raises(DmlabWorkerError) as raised:
+        env.pool.call("step", [(np.zeros(7),), (np.zeros(7),)])
+    message = str(raised.value)
+    assert "worker 0 (environments 0..1) raised an error during 'step'" in message
+    assert "ValueError: choices must be 2 values in {0, 1}" in message
+    assert "\x1b[" not in message  # no terminal colours
+    assert env.pool.replacements == 0
+
+
+def _tiny(config):
+    config.agent.lstm_units = 8
+    config.train.num_envs = 4
+    config.train.total_env_steps = 480
+    config.train.checkpoint_every_seconds = 1000.0
+    return config
+
+
+def _weights(workdir: Path) -> dict[str, np.ndarray]:
+    """The last checkpoint's variables (its object graph, which differs run to run, aside)."""
+    reader = tf.train.load_checkpoint(all_checkpoints(workdir)[-1])
+    names = set(reader.get_variable_to_shape_map()) - {"_CHECKPOINTABLE_OBJECT_GRAPH"}
+    return {name: reader.get_tensor(name) for name in names}
+
+
+def test_training_on_ray_equals_training_on_local_workers(cluster, tmp_path):
+    local = trainer.train(_tiny(_harlow_config("processes")), tmp_path / "local", False)
+    on_ray = trainer.train(
+        _tiny(_harlow_config("ray", cluster.address)), tmp_path / "ray", show_progress=False
+    )
+    assert local.env_steps == on_ray.env_steps == 480
+    expected, actual = _weights(tmp_path / "local"), _weights(tmp_path / "ray")
+    assert expected.keys() == actual.keys() and len(expected) > 5
+    for name, value in expected.items():
+        np.testing.assert_array_equal(value, actual[name], err_msg=name)
+
+
+def _actor_pids() -> list[int]:
+    """Processes of this machine running an environment actor."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_RunnerGroup"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _progress_lines(log: Path) -> int:
+    return log.read_text(errors="replace").count("reward per trial")
+
+
+def test_training_survives_a_killed_actor_then_a_node_that_leaves(cluster, tmp_path):
+    """Runs until stopped: after both faults it must keep logging progress, then save a
+    checkpoint on SIGTERM as any run does."""
+    log = tmp_path / "train.log"
+    process = start_module(
+        log,
+        "harlow.train",
+        "--config=configs/harlow.py",
+        f"--workdir={tmp_path / 'run'}",
+        "--noprogress",
+        "--config.agent.lstm_units=8",
+        "--config.train.num_envs=4",
+        "--config.train.log_every_updates=10",
+        "--config.env.executor=ray",
+        f"--config.env.ray_address={cluster.address}",
+        extra_env=CLIENT_ENV,
+    )
+    try:
+        wait_for_text(log, "reward per trial", process, timeout=180)
+        pids = _actor_pids()
+        assert len(pids) == 2, pids
+        os.kill(pids[0], signal.SIGKILL)  # an actor's process crashes
+        wait_for_text(log, "replacement 1 of", process)
+        cluster.stop_node(1)  # the second machine leaves, with its actor
+        wait_for_text(log, "replacement 2 of", process, timeout=180)
+        logged = _progress_lines(log)
+        deadline = time.monotonic() + 120
+        while _progress_lines(log) < logged + 2:  # training goes on
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = log.read_text()
+    assert "checkpoint saved; run the same command to resume" in text, text[-3000:]
+    assert text.count("died during") == 2
+    assert all_checkpoints(tmp_path / "run")
