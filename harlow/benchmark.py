@@ -7,6 +7,7 @@
     python -m harlow.benchmark simulator --sizes=84,256
     python -m harlow.benchmark vision [--recording=PATH]
     python -m harlow.benchmark dmlab --dmlab_workers=0,1,2
+    python -m harlow.benchmark ray --actors=1,2,4 --throughput_updates=20
 
 ``--help`` lists every benchmark with its default config and workdir. The benchmarks
 live in ``harlow.benchmarks`` (one module each); ``--config=FILE`` replaces a
@@ -74,6 +75,9 @@ _DMLAB_TRIALS = flags.DEFINE_integer("dmlab_trials", 12, "dmlab: trials timed pe
 _DMLAB_EPISODES_PER_RESET = flags.DEFINE_integer(
     "dmlab_episodes_per_reset", 0, "dmlab: episodes per Lab reset (0: the config's value)."
 )
+_ACTORS = flags.DEFINE_list(
+    "actors", ["1", "2", "4"], "ray: the numbers of Ray actors (config.env.num_workers) measured."
+)
 
 _OVERRIDES: list[tuple[str, str]] = []
 
@@ -109,6 +113,7 @@ def options_from_flags(name: str) -> Options:
         dmlab_envs=_DMLAB_ENVS.value,
         dmlab_trials=_DMLAB_TRIALS.value,
         dmlab_episodes_per_reset=_DMLAB_EPISODES_PER_RESET.value,
+        actors=_ints("actors", _ACTORS.value),
     )
 
 

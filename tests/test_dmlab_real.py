@@ -189,3 +189,36 @@ def test_frame_level_task_on_the_real_level(deepmind_lab, private_tmp):
     finally:
         env.close()
     assert os.listdir(private_tmp) == []
+
+
+def test_trials_on_ray_actors_equal_local_workers_on_the_real_level(deepmind_lab):
+    """The trial-level environments on the engine in 2 Ray actors (a private local Ray
+    instance) play what 2 local worker processes play, and leave no Lab folder behind."""
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+    from configs.harlow import get_config
+    from harlow.harlow_task.env import make_env
+    from harlow.psychlab.dmlab import TEMP_PREFIX
+
+    def play(executor: str) -> list[np.ndarray]:
+        config = get_config()
+        config.env.backend, config.env.executor = "dmlab", executor
+        env = make_env(config, 4, seed=5, split="heldout")
+        try:
+            record = [env.reset()]
+            for trial in range(8):
+                observation, reward, done, info = env.step((np.arange(4) + trial) % 2)
+                record += [observation, reward, done, info["left_id"], info["right_id"]]
+            return record
+        finally:
+            env.close()
+
+    before = set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    try:
+        on_ray = play("ray")
+    finally:
+        ray.shutdown()
+    local = play("processes")
+    for expected, actual in zip(local, on_ray, strict=True):
+        np.testing.assert_array_equal(expected, actual)
+    assert set(local[2].tolist()) <= {6.0, -4.0}  # fixation +1 and the choice's +-5
+    assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before

@@ -7,6 +7,7 @@ a killed actor or a lost node is replaced while training goes on.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -21,6 +22,8 @@ from ray_cluster import CLIENT_ENV, local_cluster
 from configs.harlow import get_config
 from configs.harlow_frames import get_config as get_frames_config
 from harlow import trainer
+from harlow.benchmarks import ray_scaling
+from harlow.benchmarks.common import Options
 from harlow.checkpointing import all_checkpoints
 from harlow.config_validation import validate_config
 from harlow.harlow_frames import env as frames_env
@@ -68,6 +71,32 @@ def test_without_ray_the_flag_says_how_to_install_it(monkeypatch):
     with pytest.raises(ray_workers.RayUnavailableError, match=r"pip install -e '.\[ray\]'"):
         ray_workers.connect("")
     validate_config(_harlow_config("processes"))  # the default path does not need Ray
+
+
+def test_the_scaling_model_fits_what_it_was_given():
+    """Rows made from known constants give those constants back, and the model's
+    throughput rises with actors towards the learner's cap."""
+    c_env, a, b, c_learner, num_envs = 2e-3, 1e-3, 2e-4, 1e-4, 32
+    rows = [
+        {
+            "executor": "ray",
+            "actors": n,
+            "env_seconds_per_step": num_envs / n * c_env + a + b * n,
+            "round_trip_seconds": a + b * n,
+            "learner_seconds_per_trial": c_learner,
+        }
+        for n in (1, 2, 4)
+    ]
+    rows.append({**rows[0], "executor": "processes", "round_trip_seconds": 1.0})  # ignored
+    model = ray_scaling.fit_model(rows, num_envs)
+    for key, value in {"c_env": c_env, "rpc_a": a, "rpc_b": b, "c_learner": c_learner}.items():
+        assert model[key] == pytest.approx(value), key
+    rates = [ray_scaling.predict(model, n, 8) for n in ray_scaling.MODEL_ACTORS]
+    assert all(low < high for low, high in zip(rates, rates[1:], strict=False))
+    assert rates[-1] < 1 / c_learner
+    assert ray_scaling.predict(model, 1, 8) == pytest.approx(
+        8 / (8 * c_env + a + b + 8 * c_learner)
+    )
 
 
 # --------------------------------------------------------------- on a cluster
@@ -206,6 +235,25 @@ def test_training_on_ray_equals_training_on_local_workers(cluster, tmp_path):
     assert expected.keys() == actual.keys() and len(expected) > 5
     for name, value in expected.items():
         np.testing.assert_array_equal(value, actual[name], err_msg=name)
+
+
+def test_the_ray_benchmark_measures_both_executors_and_models_64_actors(cluster, tmp_path):
+    overrides = [
+        ("env.ray_address", cluster.address),
+        ("train.num_envs", "4"),
+        ("agent.lstm_units", "8"),
+    ]
+    options = Options(
+        name="ray", workdir=tmp_path, overrides=overrides, throughput_updates=1, actors=(1, 2)
+    )
+    assert ray_scaling.run(options)
+    report = json.loads((tmp_path / "ray_benchmark.json").read_text())
+    rows = {(row["executor"], row["actors"]): row for row in report["rows"]}
+    assert set(rows) == {("ray", 1), ("ray", 2), ("processes", 1), ("processes", 2)}
+    assert all(
+        row["trials_per_second"] > 0 and row["round_trip_seconds"] > 0 for row in rows.values()
+    )
+    assert set(report["predicted_trials_per_second"]) == {"1", "2", "4", "8", "16", "32", "64"}
 
 
 def _actor_pids() -> list[int]:

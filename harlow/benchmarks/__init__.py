@@ -73,6 +73,12 @@ BENCHMARKS: dict[str, Benchmark] = {
         "real DeepMind Lab: raw frames/s and trial-level trials/s per worker count "
         "(--dmlab_workers, --dmlab_envs, --dmlab_trials)",
     ),
+    "ray": Benchmark(
+        "ray_scaling",
+        "harlow.py",
+        "environment workers as Ray actors: trials/s and frames/s per --actors count, next to "
+        "local processes and the learner's own cost, and a model of 1..64 actors",
+    ),
 }
 
 

@@ -42,6 +42,7 @@ class Options:
     dmlab_envs: int = 0
     dmlab_trials: int = 12
     dmlab_episodes_per_reset: int = 0
+    actors: tuple[int, ...] = (1, 2, 4)
 
 
 def load_config(options: Options, default_file: str) -> ml_collections.ConfigDict:

@@ -71,10 +71,12 @@ def _import_ray() -> Any:
     return ray
 
 
-def connect(address: str) -> Any:
+def connect(address: str, local_cpus: int = 1) -> Any:
     """Connects this process to Ray (once): ``address`` '' starts a private local
-    instance, 'auto' joins the cluster started on this machine (``ray start``), and
-    'host:port' joins that cluster. Returns the ``ray`` module."""
+    instance with this machine's CPUs, or ``local_cpus`` if more (each actor asks for
+    one: more actors than cores share them, as local worker processes would), 'auto'
+    joins the cluster started on this machine (``ray start``), and 'host:port' joins
+    that cluster. Returns the ``ray`` module."""
     ray = _import_ray()
     if ray.is_initialized():
         return ray
@@ -85,6 +87,7 @@ def connect(address: str) -> Any:
     try:
         ray.init(
             address=address or None,
+            num_cpus=None if address else max(os.cpu_count() or 1, local_cpus),
             include_dashboard=False,
             log_to_driver=True,
             logging_level="warning",
@@ -157,7 +160,7 @@ class RayWorkerPool:
                 f"num_workers must be in [1, {len(specs)}] (one environment at least per "
                 f"worker), got {num_workers}"
             )
-        self._ray = connect(address)
+        self._ray = connect(address, local_cpus=num_workers)
         self._make_runner = make_runner
         self._label, self._death_hint = label, death_hint
         self._restore = restore or (lambda: [])
