@@ -4,14 +4,25 @@
         [--parallel=2] [--episodes=300] [--eval_args="--greedy"] \
         [--config.train.learning_rate=1e-3 ...]
 
+    python -m harlow.sweep --executor=ray --address=auto [--cpus_per_seed=3] ...
+
 Each seed trains in ``<workdir>/seed_<s>`` (``python -m harlow.train``, output in its
-``train.log``), at most ``--parallel`` at a time; ``--config.*`` overrides apply to every
+``train.log``), at most ``--parallel`` at a time (default: the cores here; on Ray: all
+seeds, as the cluster's free CPUs allow); ``--config.*`` overrides apply to every
 seed. The progress bar follows each running seed through the ``progress.json`` its
 trainer rewrites at each logging window (``harlow.run_progress``). Then one ``python -m
 harlow.evaluate`` call over all seeds writes the per-seed reports and the aggregated
 ``<workdir>/eval/seeds.json`` and ``seeds.png``. Running the same command again
 resumes: each seed continues from its latest checkpoint, and a seed that has finished
 only re-saves its last checkpoint.
+
+With ``--executor=ray`` each seed's training runs on a node of the Ray cluster at
+``--address`` ('' a private instance on this machine, 'auto' the cluster started here
+with ``ray start``, or 'host:port'), reserving ``--cpus_per_seed`` CPUs there (default:
+1 + the config's ``env.num_workers``). The workdir must be on a file system every node
+shares, at the same path (checked before anything starts); logs, checkpoints and the
+progress files are then in one place, and the evaluation runs here. A seed whose node
+leaves the cluster starts again on another node and resumes from its latest checkpoint.
 """
 
 from __future__ import annotations
@@ -19,23 +30,28 @@ from __future__ import annotations
 import harlow.quiet_startup  # noqa: F401 - first: Ctrl-C while importing gives one line
 
 # isort: split
+import contextlib
 import os
 import re
 import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import ml_collections
 from absl import app, flags
 from ml_collections import config_flags
 
 from harlow.cli_flags import fail, parse_flags
 from harlow.config_validation import validate_config
 from harlow.progress import PostfixUpdater, progress_bar
+from harlow.psychlab.ray_workers import ray_installed, ray_missing
+from harlow.ray_processes import NodeLostError, RemoteProcess, check_shared_folder
 from harlow.run_progress import RunProgress, read_progress
 from harlow.seeds import (
     config_override_args,
@@ -67,10 +83,29 @@ _EVAL_ARGS = flags.DEFINE_string(
     "eval_args", "", "Extra flags for harlow.evaluate, as one string, e.g. '--greedy --seed=7'."
 )
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar of finished seeds.")
+_EXECUTOR = flags.DEFINE_enum(
+    "executor", "processes", ["processes", "ray"], "Where seeds train: here, or on Ray nodes."
+)
+_ADDRESS = flags.DEFINE_string(
+    "address", "", "--executor=ray: '' (a private instance here), 'auto' or 'host:port'."
+)
+_CPUS_PER_SEED = flags.DEFINE_float(
+    "cpus_per_seed", None, "--executor=ray: CPUs each seed reserves (default 1 + env.num_workers)."
+)
 flags.mark_flags_as_required(["config", "seeds", "workdir"])
 
 LOG_FILE = "train.log"
+_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 _POLL_SECONDS = 0.5
+MAX_NODE_LOSSES = 3  # per seed, on Ray: then it fails
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Seeds on a Ray cluster: its address and each seed's CPUs."""
+
+    address: str
+    cpus_per_seed: float
 
 
 @dataclass
@@ -79,9 +114,10 @@ class _Run:
 
     seed: int
     log_path: Path
-    process: subprocess.Popen
-    log: IO[bytes]
+    process: subprocess.Popen | RemoteProcess
+    log: IO[bytes] | None  # None on Ray: the remote process writes the log
     start: float = field(default_factory=time.perf_counter)
+    node_losses: int = 0
     # The last progress record this child wrote (None until its first logging window).
     progress: RunProgress | None = None
 
@@ -92,6 +128,13 @@ class _Run:
         if record is not None and record.pid == self.process.pid:
             self.progress = record
         return self.progress
+
+    def finish(self) -> None:
+        """Closes its log here, or frees its Ray actor."""
+        if self.log is not None:
+            self.log.close()
+        if isinstance(self.process, RemoteProcess):
+            self.process.release()
 
 
 def progress_text(runs: list[_Run]) -> str:
@@ -104,27 +147,43 @@ def progress_text(runs: list[_Run]) -> str:
     return ", ".join(parts)
 
 
-def _start(seed: int, workdir: Path, base_args: list[str], env: dict[str, str]) -> _Run:
+def _start(
+    seed: int,
+    workdir: Path,
+    base_args: list[str],
+    env: dict[str, str],
+    ray_settings: RaySettings | None = None,
+) -> _Run:
     run_dir = seed_workdir(workdir, seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "harlow.train",
-        *base_args,
-        f"--workdir={run_dir}",
-        f"--config.seed={seed}",
-        "--noprogress",
-    ]
+    args = ["-m", "harlow.train", *base_args]
+    args += [f"--workdir={run_dir}", f"--config.seed={seed}", "--noprogress"]
     log_path = run_dir / LOG_FILE
+    with log_path.open("ab") as header:
+        command = shlex.join([sys.executable, *args])
+        header.write(f"=== {datetime.now():%Y-%m-%d %H:%M:%S} {command}\n".encode())
+    if ray_settings is not None:
+        cpus = ray_settings.cpus_per_seed
+        threads = str(max(1, int(cpus)))
+        process = RemoteProcess(
+            ["python", *args],
+            log_path,
+            cwd=Path.cwd(),
+            env={name: threads for name in _THREAD_VARIABLES},
+            cpus=cpus,
+            address=ray_settings.address,
+        )
+        return _Run(seed, log_path, process, None)
     log = log_path.open("ab")
-    log.write(f"=== {datetime.now():%Y-%m-%d %H:%M:%S} {shlex.join(command)}\n".encode())
-    log.flush()
     # A session of its own: a Ctrl-C reaches the sweep only, which forwards exactly one
     # SIGINT (SIGTERM when it got one) per child, so that each child saves a checkpoint
     # once and exits.
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        [sys.executable, *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
     )
     return _Run(seed, log_path, process, log)
 
@@ -135,6 +194,7 @@ def train_seeds(
     base_args: list[str],
     parallel: int,
     show_progress: bool,
+    ray_settings: RaySettings | None = None,
 ) -> dict[int, int]:
     """Trains every seed, ``parallel`` at a time; returns each seed's exit code."""
     env = thread_env(os.cpu_count() or 1, parallel)
@@ -146,16 +206,28 @@ def train_seeds(
     try:
         while pending or running:
             while pending and len(running) < parallel:
-                running.append(_start(pending.pop(0), workdir, base_args, env))
+                run = _start(pending.pop(0), workdir, base_args, env, ray_settings)
+                if ray_settings is not None:
+                    bar.write(f"seed {run.seed} started on {run.process.node}")
+                running.append(run)
             time.sleep(_POLL_SECONDS)
-            for run in [r for r in running if r.process.poll() is not None]:
+            for run in list(running):
+                try:
+                    code = run.process.poll()
+                except NodeLostError as lost:
+                    running[running.index(run)] = _restart(
+                        run, lost, bar.write, workdir, base_args, env, ray_settings
+                    )
+                    continue
+                if code is None:
+                    continue
                 running.remove(run)
-                run.log.close()
-                codes[run.seed] = run.process.returncode
-                status = "done" if run.process.returncode == 0 else "FAILED"
+                run.finish()
+                codes[run.seed] = code
+                status = "done" if code == 0 else "FAILED"
                 bar.write(
                     f"seed {run.seed} {status} in {time.perf_counter() - run.start:.0f} s "
-                    f"(exit code {run.process.returncode}); log {run.log_path}"
+                    f"(exit code {code}); log {run.log_path}"
                 )
                 bar.update(1)
             postfix.show(progress_text(running))
@@ -167,13 +239,35 @@ def train_seeds(
             flush=True,
         )
         for run in running:
-            run.process.send_signal(interrupt_signal(interrupt))  # harlow.train saves, exits
+            with contextlib.suppress(NodeLostError):
+                run.process.send_signal(interrupt_signal(interrupt))  # harlow.train saves
         for run in running:
-            run.process.wait()
-            run.log.close()
+            with contextlib.suppress(NodeLostError):
+                run.process.wait()
+            run.finish()
         raise
     bar.close()
     return codes
+
+
+def _restart(
+    run: _Run,
+    lost: Exception,
+    write: Callable[[str], None],
+    workdir: Path,
+    base_args: list[str],
+    env: dict[str, str],
+    ray_settings: RaySettings | None,
+) -> _Run:
+    """Starts a seed whose node left the cluster again, elsewhere: it resumes from its
+    latest checkpoint. After ``MAX_NODE_LOSSES`` the loss is an error."""
+    if run.node_losses + 1 > MAX_NODE_LOSSES:
+        raise RuntimeError(f"seed {run.seed} lost its node {MAX_NODE_LOSSES + 1} times: {lost}")
+    write(f"seed {run.seed}: {lost}; starting it again on another node, from its latest checkpoint")
+    again = _start(run.seed, workdir, base_args, env, ray_settings)
+    again.node_losses = run.node_losses + 1
+    write(f"seed {run.seed} started again on {again.process.node}")
+    return again
 
 
 def evaluate_seeds(
@@ -238,7 +332,7 @@ def main(argv: list[str]) -> None:
     if "seed" in config_flags.get_override_values(config_flag):
         fail("--config.seed cannot be set in a sweep: choose the seeds with --seeds")
     try:
-        workdir = checked_workdir(_WORKDIR.value)
+        workdir = checked_workdir(_WORKDIR.value).resolve()
         seeds = parse_seeds(_SEEDS.value)
         eval_args = checked_eval_args(_EVAL_ARGS.value)
         validate_config(_CONFIG.value)
@@ -248,24 +342,50 @@ def main(argv: list[str]) -> None:
             writable_folder(seed_workdir(workdir, seed), "a seed's workdir")
     except (ValueError, OSError, WorkdirError) as e:
         fail(e)
-    parallel = min(_PARALLEL.value or os.cpu_count() or 1, len(seeds))
+    ray_settings = None
+    if _EXECUTOR.value == "ray":
+        try:
+            ray_settings = _ray_settings(_CONFIG.value, workdir)
+        except (ValueError, OSError, RuntimeError) as e:
+            fail(e)
+    default_parallel = len(seeds) if ray_settings else os.cpu_count() or 1
+    parallel = min(_PARALLEL.value or default_parallel, len(seeds))
     argv_overrides = flags.FLAGS.read_flags_from_files(sys.argv[1:], force_gnu=False)
     base_args = [config_flag.serialize(), *config_override_args(argv_overrides, flags.FLAGS)]
     # Until here a Ctrl-C exits at once in one line (harlow.quiet_startup); from here on
     # kill, timeout and schedulers stop the children as a Ctrl-C does.
     raise_on_sigterm()
-    print(f"training seeds {seeds} in {workdir}, {parallel} at a time; logs:")
+    where = (
+        f" on the Ray cluster at {ray_settings.address or 'a private instance'}"
+        if ray_settings
+        else ""
+    )
+    print(f"training seeds {seeds} in {workdir}{where}, {parallel} at a time; logs:")
     for seed in seeds:
         print(f"  seed {seed}: {seed_workdir(workdir, seed) / LOG_FILE}")
     sys.stdout.flush()
     try:
-        codes = train_seeds(seeds, workdir, base_args, parallel, _PROGRESS.value)
+        codes = train_seeds(seeds, workdir, base_args, parallel, _PROGRESS.value, ray_settings)
         _report_failures(seeds, workdir, codes)
         code = evaluate_seeds(seeds, workdir, _EPISODES.value, eval_args)
     except KeyboardInterrupt as interrupt:
         print(f"{describe_interrupt(interrupt)}: run the same command to resume", file=sys.stderr)
         sys.exit(interrupt_exit_code(interrupt))
     sys.exit(code)
+
+
+def _ray_settings(config: ml_collections.ConfigDict, workdir: Path) -> RaySettings:
+    """``--address`` and ``--cpus_per_seed`` (default: 1 + the config's env.num_workers),
+    once the cluster is joined and reads ``workdir``."""
+    if not ray_installed():
+        raise ValueError(ray_missing("--executor=ray"))
+    cpus = _CPUS_PER_SEED.value
+    if cpus is None:
+        cpus = 1 + (config.env.get("num_workers", 0) if "env" in config else 0)
+    if cpus <= 0:
+        raise ValueError(f"--cpus_per_seed must be > 0, got {cpus}")
+    check_shared_folder(workdir, _ADDRESS.value)
+    return RaySettings(_ADDRESS.value, float(cpus))
 
 
 def _report_failures(seeds: list[int], workdir: Path, codes: dict[int, int]) -> None:

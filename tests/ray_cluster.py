@@ -28,12 +28,18 @@ class LocalCluster:
     address: str
     temp_dir: Path
     nodes: list[subprocess.Popen] = field(default_factory=list)
+    node_cpus: int = 1
 
     def stop_node(self, index: int) -> None:
         """Kills node ``index`` (its raylet, its workers and its actors) at once, as a
         machine that leaves the cluster."""
         _kill_group(self.nodes[index], signal.SIGKILL)
         _kill_marked(_node_marker(self.temp_dir, index))
+
+    def start_second_node(self) -> None:
+        """Starts the second node (again, after ``stop_node(1)``) and waits for it."""
+        self.nodes[1:] = [_start_worker_node(self, len(self.nodes))]
+        _wait_for_nodes(self.address, 2, self.nodes)
 
 
 def _node_marker(temp_dir: Path, index: int) -> str:
@@ -104,6 +110,19 @@ def _wait_for_nodes(address: str, count: int, processes: list[subprocess.Popen])
     raise AssertionError(f"the Ray cluster at {address} did not reach {count} nodes")
 
 
+def _start_worker_node(cluster: LocalCluster, attempt: int) -> subprocess.Popen:
+    env = {**os.environ, **CLIENT_ENV, **dict([_node_marker(cluster.temp_dir, 1).split("=", 1)])}
+    return _start_node(
+        [
+            f"--address={cluster.address}",
+            "--node-ip-address=127.0.0.1",
+            f"--num-cpus={cluster.node_cpus}",
+        ],
+        cluster.temp_dir / f"node_{attempt}.log",
+        env,
+    )
+
+
 @contextlib.contextmanager
 def local_cluster(head_cpus: int, node_cpus: int) -> Iterator[LocalCluster]:
     """A head node with ``head_cpus`` CPUs and a second node with ``node_cpus``, in a
@@ -113,7 +132,7 @@ def local_cluster(head_cpus: int, node_cpus: int) -> Iterator[LocalCluster]:
     port = _free_port()
     address = f"127.0.0.1:{port}"
     env = {**os.environ, **CLIENT_ENV}
-    cluster = LocalCluster(address, temp_dir)
+    cluster = LocalCluster(address, temp_dir, node_cpus=node_cpus)
     try:
         cluster.nodes.append(
             _start_node(
@@ -130,13 +149,7 @@ def local_cluster(head_cpus: int, node_cpus: int) -> Iterator[LocalCluster]:
             )
         )
         _wait_for_nodes(address, 1, cluster.nodes)
-        cluster.nodes.append(
-            _start_node(
-                [f"--address={address}", "--node-ip-address=127.0.0.1", f"--num-cpus={node_cpus}"],
-                temp_dir / "node.log",
-                {**env, **dict([_node_marker(temp_dir, 1).split("=", 1)])},
-            )
-        )
+        cluster.nodes.append(_start_worker_node(cluster, 1))
         _wait_for_nodes(address, 2, cluster.nodes)
         yield cluster
     finally:

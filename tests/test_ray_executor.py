@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from cli_runner import start_module, wait_for_text
+from cli_runner import run_module, start_module, wait_for_text
 from ray_cluster import CLIENT_ENV, local_cluster
 
 from configs.harlow import get_config
@@ -256,13 +256,100 @@ def test_the_ray_benchmark_measures_both_executors_and_models_64_actors(cluster,
     assert set(report["predicted_trials_per_second"]) == {"1", "2", "4", "8", "16", "32", "64"}
 
 
-def _actor_pids() -> list[int]:
-    """Processes of this machine running an environment actor."""
+SWEEP_CONFIG = '''"""Two-step training that runs for a minute or so, checkpointing every second."""
+
+from configs.two_step import get_config as two_step_config
+
+
+def get_config():
+    config = two_step_config()
+    config.env.trials_per_episode = 10
+    config.agent.lstm_units = 8
+    config.train.num_envs = 8
+    config.train.unroll_length = 4
+    config.train.total_env_steps = 120_000
+    config.train.log_every_updates = 100
+    config.train.checkpoint_every_seconds = 1.0
+    config.train.jit_compile = False
+    config.eval.episodes = 10
+    config.eval.num_envs = 10
+    return config
+'''
+
+
+def _started_nodes(text: str) -> dict[int, str]:
+    """Seed -> the node its last start line names."""
+    nodes = {}
+    for line in text.splitlines():
+        if " started " in line and " on " in line and line.startswith("seed "):
+            nodes[int(line.split()[1])] = line.rsplit("(node ", 1)[1].rstrip(")")
+    return nodes
+
+
+def test_a_sweep_on_ray_spans_the_nodes_survives_a_lost_node_and_resumes(cluster, tmp_path):
+    config_file = tmp_path / "long_two_step.py"
+    config_file.write_text(SWEEP_CONFIG)
+    workdir = tmp_path / "sweep"
+    args = [
+        f"--config={config_file}",
+        "--seeds=2",
+        f"--workdir={workdir}",
+        "--executor=ray",
+        f"--address={cluster.address}",
+        "--noprogress",
+    ]
+    log = tmp_path / "sweep.log"
+    process = start_module(log, "harlow.sweep", *args, extra_env=CLIENT_ENV)
+    try:
+        deadline = time.monotonic() + 180
+        while len(_started_nodes(log.read_text(errors="replace"))) < 2:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        nodes = _started_nodes(log.read_text())
+        assert len(set(nodes.values())) == 2, nodes  # one seed on each node
+        head_node = next(node for node in nodes.values() if node != _node_id_of_second(cluster))
+        lost_seed = next(seed for seed, node in nodes.items() if node != head_node)
+        seed_dir = workdir / f"seed_{lost_seed}"
+        wait_for_text(seed_dir / "train.log", "env steps", process, timeout=180)
+        while not all_checkpoints(seed_dir):
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        cluster.stop_node(1)  # the second machine leaves, with a training seed
+        assert process.wait(timeout=400) == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+        cluster.start_second_node()
+    text = log.read_text()
+    assert f"seed {lost_seed}: the command's Ray actor on" in text
+    assert f"seed {lost_seed} started again on" in text
+    assert "Resuming from" in (seed_dir / "train.log").read_text()
+    assert (workdir / "eval" / "seeds.json").is_file()
+    # Run again: nothing left to train, both seeds are evaluated again.
+    again = run_module("harlow.sweep", *args, extra_env=CLIENT_ENV)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("done in") == 2
+
+
+def _node_id_of_second(cluster) -> str:
+    """The start of the second node's id (as the sweep prints it)."""
+    import ray
+
+    alive = [node for node in ray.nodes() if node["Alive"]]
+    second = [node for node in alive if node["Resources"].get("CPU") == cluster.node_cpus]
+    return second[0]["NodeID"][:8]
+
+
+def _actor_pids(cluster, node: int) -> list[int]:
+    """Processes running an environment actor on the cluster's node ``node``."""
+    marker = f"HARLOW_TEST_RAY_NODE={cluster.temp_dir}/{node}".encode()
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "cmdline").read_bytes().startswith(b"ray::_RunnerGroup"):
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_RunnerGroup") and (
+                    marker in (entry / "environ").read_bytes()
+                ):
                     pids.append(int(entry.name))
             except OSError:
                 continue
@@ -292,9 +379,11 @@ def test_training_survives_a_killed_actor_then_a_node_that_leaves(cluster, tmp_p
     )
     try:
         wait_for_text(log, "reward per trial", process, timeout=180)
-        pids = _actor_pids()
-        assert len(pids) == 2, pids
-        os.kill(pids[0], signal.SIGKILL)  # an actor's process crashes
+        on_head, on_second = _actor_pids(cluster, 0), _actor_pids(cluster, 1)
+        assert len(on_head) == len(on_second) == 1, (on_head, on_second)
+        # An actor's process crashes; the second node's one CPU is taken, so its
+        # replacement starts on the head node.
+        os.kill(on_head[0], signal.SIGKILL)
         wait_for_text(log, "replacement 1 of", process)
         cluster.stop_node(1)  # the second machine leaves, with its actor
         wait_for_text(log, "replacement 2 of", process, timeout=180)

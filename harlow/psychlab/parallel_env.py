@@ -67,10 +67,10 @@ def check_executor(config: ml_collections.ConfigDict) -> None:
             "config.env.executor='ray' runs the environments in config.env.num_workers Ray "
             f"actors: set it to 1 or more, got {config.env.num_workers}"
         )
-    from harlow.psychlab.ray_workers import RAY_MISSING, ray_installed  # noqa: PLC0415
+    from harlow.psychlab.ray_workers import ray_installed, ray_missing  # noqa: PLC0415
 
     if not ray_installed():
-        raise ValueError(RAY_MISSING)
+        raise ValueError(ray_missing("config.env.executor='ray'"))
 
 
 class ParallelEnv:

@@ -43,10 +43,14 @@ from harlow.psychlab.dmlab_workers import DmlabWorkerError
 _TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 MAX_REPLACEMENTS = 10
 PLACEMENT_TIMEOUT_SECONDS = 120.0
-RAY_MISSING = (
-    "config.env.executor='ray' needs Ray, which is an optional extra: "
-    "pip install -e '.[ray]' (or pip install 'ray>=2.9')"
-)
+
+
+def ray_missing(what: str) -> str:
+    """The error for ``what`` (e.g. "config.env.executor='ray'") without Ray installed."""
+    return (
+        f"{what} needs Ray, which is an optional extra: pip install -e '.[ray]' "
+        "(or pip install 'ray>=2.9')"
+    )
 
 
 def _plain(error: Exception) -> str:
@@ -65,7 +69,7 @@ def ray_installed() -> bool:
 
 def _import_ray() -> Any:
     if not ray_installed():
-        raise RayUnavailableError(RAY_MISSING)
+        raise RayUnavailableError(ray_missing("running on Ray"))
     import ray  # noqa: PLC0415 - an optional extra, imported only when asked for
 
     return ray
