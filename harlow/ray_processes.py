@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harlow.psychlab.ray_workers import PLACEMENT_TIMEOUT_SECONDS, connect
+from harlow.psychlab.ray_workers import PLACEMENT_TIMEOUT_SECONDS, connect, this_node
 
 _STOP_SECONDS = 600.0
 
@@ -36,11 +36,8 @@ class _CommandRunner:
         self._process: subprocess.Popen | None = None
 
     def node(self) -> str:
-        """This node's address and the start of its id."""
-        import ray  # noqa: PLC0415 - inside the actor's process
-
-        node_id = ray.get_runtime_context().get_node_id()
-        return f"{ray.util.get_node_ip_address()} (node {node_id[:8]})"
+        """The node this actor runs on (``this_node``)."""
+        return this_node()
 
     def start(self, command: list[str], log_path: str, cwd: str, env: dict[str, str]) -> int:
         """Starts ``command`` (with this node's Python for ``python``) in ``cwd``; returns

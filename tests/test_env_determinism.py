@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from env_playback import assert_same, play
 
 from configs.harlow import get_config
 from harlow.datasets import default_dataset_path, load_dataset
@@ -25,26 +26,9 @@ def _config(backend: str, num_workers: int):
 
 
 def _play(config, seed: int) -> dict[str, np.ndarray]:
-    """Observations, rewards, dones and infos of TRIALS trials under a fixed choice sequence."""
+    """TRIALS trials under a fixed choice sequence that differs by env and trial."""
     env = make_env(config, NUM_ENVS, seed)
-    record: dict[str, list[np.ndarray]] = {"observation": [env.reset()]}
-    try:
-        for trial in range(TRIALS):
-            choices = (np.arange(NUM_ENVS) * 3 + trial * trial) % 2  # differs by env and trial
-            observation, reward, done, info = env.step(choices)
-            for key, value in {"observation": observation, "reward": reward, "done": done}.items():
-                record.setdefault(key, []).append(value)
-            for key, value in info.items():
-                record.setdefault(key, []).append(np.asarray(value))
-    finally:
-        env.close()
-    return {key: np.stack(values) for key, values in record.items()}
-
-
-def _assert_same(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> None:
-    assert expected.keys() == actual.keys()
-    for key in expected:
-        np.testing.assert_array_equal(expected[key], actual[key], err_msg=key)
+    return play(env, TRIALS, lambda trial: (np.arange(NUM_ENVS) * 3 + trial * trial) % 2)
 
 
 @pytest.mark.parametrize("num_workers", [1, 2])
@@ -53,7 +37,7 @@ def test_simulator_trials_do_not_depend_on_the_number_of_workers(num_workers):
     assert (in_process["left_id"] > 0).all() and in_process["done"][[5, 11]].all()
     assert len(np.unique(in_process["left_id"][0])) > 1  # the environments differ
     assert {-4.0, 6.0} <= set(in_process["reward"].ravel().tolist())  # both outcomes played
-    _assert_same(in_process, _play(_config("simulator", num_workers), seed=11))
+    assert_same(in_process, _play(_config("simulator", num_workers), seed=11))
     other_seed = _play(_config("simulator", 0), seed=12)
     assert not np.array_equal(in_process["left_id"], other_seed["left_id"])
 
@@ -62,7 +46,7 @@ def test_dmlab_trials_do_not_depend_on_the_number_of_workers(fake_deepmind_lab):
     in_process = _play(_config("dmlab", 0), seed=11)
     assert (in_process["left_id"] > 0).all() and in_process["done"][[5, 11]].all()
     assert len(np.unique(in_process["left_id"][0])) > 1
-    _assert_same(in_process, _play(_config("dmlab", 2), seed=11))
+    assert_same(in_process, _play(_config("dmlab", 2), seed=11))
 
 
 def test_simulator_from_first_env_k_replays_environment_k_of_a_bigger_batch():

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from cli_runner import run_module, start_module, wait_for_text
+from env_playback import assert_same, play
 from ray_cluster import CLIENT_ENV, local_cluster
 
 from configs.harlow import get_config
@@ -122,25 +123,8 @@ def cluster():
 
 
 def _play(env, steps: int) -> dict[str, np.ndarray]:
-    """Observations, rewards, dones and infos under a fixed action sequence."""
-    record: dict[str, list[np.ndarray]] = {"observation": [env.reset()]}
-    try:
-        for step in range(steps):
-            actions = (np.arange(env.num_envs) * 3 + step * step) % env.num_actions
-            observation, reward, done, info = env.step(actions)
-            for key, value in {"observation": observation, "reward": reward, "done": done}.items():
-                record.setdefault(key, []).append(value)
-            for key, value in info.items():
-                record.setdefault(key, []).append(np.asarray(value))
-    finally:
-        env.close()
-    return {key: np.stack(values) for key, values in record.items()}
-
-
-def _assert_same(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> None:
-    assert expected.keys() == actual.keys()
-    for key in expected:
-        np.testing.assert_array_equal(expected[key], actual[key], err_msg=key)
+    """``steps`` steps under a fixed action sequence that differs by env and step."""
+    return play(env, steps, lambda step: (np.arange(env.num_envs) * 3 + step * step) % 2)
 
 
 def test_ray_actors_span_both_nodes_and_play_what_local_workers_play(cluster):
@@ -150,7 +134,7 @@ def test_ray_actors_span_both_nodes_and_play_what_local_workers_play(cluster):
     on_ray = _play(env, TRIALS)
     local = _play(harlow_env.make_env(_harlow_config("processes"), NUM_ENVS, seed=11), TRIALS)
     assert {-4.0, 6.0} <= set(local["reward"].ravel().tolist())
-    _assert_same(local, on_ray)
+    assert_same(local, on_ray)
 
 
 def _frames_config(executor: str, address: str = ""):

@@ -110,6 +110,14 @@ def connect(address: str, local_cpus: int = 1) -> Any:
     return ray
 
 
+def this_node() -> str:
+    """Inside a Ray actor or task: its node's address and the start of its id."""
+    import ray  # noqa: PLC0415 - inside a Ray process
+
+    node_id = ray.get_runtime_context().get_node_id()
+    return f"{ray.util.get_node_ip_address()} (node {node_id[:8]})"
+
+
 class _RunnerGroup:
     """The Ray actor: a worker's runners, built inside the actor."""
 
@@ -117,11 +125,8 @@ class _RunnerGroup:
         self._runners = [make_runner(spec) for spec in specs]
 
     def node(self) -> str:
-        """The node this actor runs on: its address and the start of its id."""
-        import ray  # noqa: PLC0415 - inside the actor's process
-
-        node_id = ray.get_runtime_context().get_node_id()
-        return f"{ray.util.get_node_ip_address()} (node {node_id[:8]})"
+        """The node this actor runs on (``this_node``)."""
+        return this_node()
 
     def call(self, method: str, args: list[tuple] | None) -> list[Any]:
         """``method(*args[i])`` on runner i (no arguments when ``args`` is None)."""
