@@ -4,6 +4,7 @@
         [--parallel=2] [--episodes=300] [--eval_args="--greedy"] \
         [--config.train.learning_rate=1e-3 ...]
 
+    python -m harlow.sweep ... --grid=train.learning_rate=1e-3,3e-3 [--grid=KEY=V1,V2 ...]
     python -m harlow.sweep --executor=ray --address=auto [--cpus_per_seed=3] ...
 
 Each seed trains in ``<workdir>/seed_<s>`` (``python -m harlow.train``, output in its
@@ -15,6 +16,12 @@ harlow.evaluate`` call over all seeds writes the per-seed reports and the aggreg
 ``<workdir>/eval/seeds.json`` and ``seeds.png``. Running the same command again
 resumes: each seed continues from its latest checkpoint, and a seed that has finished
 only re-saves its last checkpoint.
+
+``--grid=KEY=V1,V2`` (repeatable) trains every seed at every combination of the values
+(``harlow.sweep_grid``): each grid point has a folder of its own in the workdir, named
+after its values, holding its ``seed_<s>/`` runs and ``eval/`` report as a sweep without
+a grid holds them in the workdir; ``<workdir>/grid.json`` lists the points and their
+reports. Every point's config is checked before anything starts.
 
 With ``--executor=ray`` each seed's training runs on a node of the Ray cluster at
 ``--address`` ('' a private instance on this machine, 'auto' the cluster started here
@@ -66,6 +73,7 @@ from harlow.signals import (
     interrupt_signal,
     raise_on_sigterm,
 )
+from harlow.sweep_grid import GridPoint, grid_points, write_grid_report
 from harlow.workdirs import WorkdirError, checked_workdir, writable_folder
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -83,6 +91,12 @@ _EVAL_ARGS = flags.DEFINE_string(
     "eval_args", "", "Extra flags for harlow.evaluate, as one string, e.g. '--greedy --seed=7'."
 )
 _PROGRESS = flags.DEFINE_bool("progress", True, "Show a progress bar of finished seeds.")
+_GRID = flags.DEFINE_multi_string(
+    "grid",
+    None,
+    "KEY=V1,V2,...: train every seed at each value of config.KEY; repeat the flag for a "
+    "grid over several keys (every combination), e.g. --grid=train.learning_rate=1e-3,3e-3.",
+)
 _EXECUTOR = flags.DEFINE_enum(
     "executor", "processes", ["processes", "ray"], "Where seeds train: here, or on Ray nodes."
 )
@@ -108,11 +122,30 @@ class RaySettings:
     cpus_per_seed: float
 
 
-@dataclass
-class _Run:
-    """One seed's training subprocess."""
+@dataclass(frozen=True)
+class Job:
+    """One training run of the sweep: ``seed`` at a grid point, in the sweep's ``workdir``."""
 
     seed: int
+    point: GridPoint
+    workdir: Path
+
+    @property
+    def run_dir(self) -> Path:
+        """Its training workdir: ``seed_<s>`` in its grid point's folder."""
+        return seed_workdir(self.point.folder(self.workdir), self.seed)
+
+    @property
+    def name(self) -> str:
+        """``seed <s>``, after the grid point's values if there is a grid."""
+        return f"{self.point.name} seed {self.seed}".strip()
+
+
+@dataclass
+class _Run:
+    """One job's training subprocess."""
+
+    job: Job
     log_path: Path
     process: subprocess.Popen | RemoteProcess
     log: IO[bytes] | None  # None on Ray: the remote process writes the log
@@ -143,21 +176,20 @@ def progress_text(runs: list[_Run]) -> str:
     for run in runs:
         progress = run.follow_progress()
         shown = "starting" if progress is None else f"{100 * progress.fraction:.0f}%"
-        parts.append(f"seed {run.seed}: {shown}")
+        parts.append(f"{run.job.name}: {shown}")
     return ", ".join(parts)
 
 
 def _start(
-    seed: int,
-    workdir: Path,
+    job: Job,
     base_args: list[str],
     env: dict[str, str],
     ray_settings: RaySettings | None = None,
 ) -> _Run:
-    run_dir = seed_workdir(workdir, seed)
+    run_dir = job.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    args = ["-m", "harlow.train", *base_args]
-    args += [f"--workdir={run_dir}", f"--config.seed={seed}", "--noprogress"]
+    args = ["-m", "harlow.train", *base_args, *job.point.args()]
+    args += [f"--workdir={run_dir}", f"--config.seed={job.seed}", "--noprogress"]
     log_path = run_dir / LOG_FILE
     with log_path.open("ab") as header:
         command = shlex.join([sys.executable, *args])
@@ -173,7 +205,7 @@ def _start(
             cpus=cpus,
             address=ray_settings.address,
         )
-        return _Run(seed, log_path, process, None)
+        return _Run(job, log_path, process, None)
     log = log_path.open("ab")
     # A session of its own: a Ctrl-C reaches the sweep only, which forwards exactly one
     # SIGINT (SIGTERM when it got one) per child, so that each child saves a checkpoint
@@ -185,30 +217,29 @@ def _start(
         env=env,
         start_new_session=True,
     )
-    return _Run(seed, log_path, process, log)
+    return _Run(job, log_path, process, log)
 
 
-def train_seeds(
-    seeds: list[int],
-    workdir: Path,
+def train_jobs(
+    jobs: list[Job],
     base_args: list[str],
     parallel: int,
     show_progress: bool,
     ray_settings: RaySettings | None = None,
-) -> dict[int, int]:
-    """Trains every seed, ``parallel`` at a time; returns each seed's exit code."""
+) -> dict[Job, int]:
+    """Trains every job, ``parallel`` at a time; returns each one's exit code."""
     env = thread_env(os.cpu_count() or 1, parallel)
-    pending = list(seeds)
+    pending = list(jobs)
     running: list[_Run] = []
-    codes: dict[int, int] = {}
-    bar = progress_bar(total=len(seeds), unit="seed", desc="sweep", disable=not show_progress)
+    codes: dict[Job, int] = {}
+    bar = progress_bar(total=len(jobs), unit="run", desc="sweep", disable=not show_progress)
     postfix = PostfixUpdater(bar)
     try:
         while pending or running:
             while pending and len(running) < parallel:
-                run = _start(pending.pop(0), workdir, base_args, env, ray_settings)
+                run = _start(pending.pop(0), base_args, env, ray_settings)
                 if ray_settings is not None:
-                    bar.write(f"seed {run.seed} started on {run.process.node}")
+                    bar.write(f"{run.job.name} started on {run.process.node}")
                 running.append(run)
             time.sleep(_POLL_SECONDS)
             for run in list(running):
@@ -216,17 +247,17 @@ def train_seeds(
                     code = run.process.poll()
                 except NodeLostError as lost:
                     running[running.index(run)] = _restart(
-                        run, lost, bar.write, workdir, base_args, env, ray_settings
+                        run, lost, bar.write, base_args, env, ray_settings
                     )
                     continue
                 if code is None:
                     continue
                 running.remove(run)
                 run.finish()
-                codes[run.seed] = code
+                codes[run.job] = code
                 status = "done" if code == 0 else "FAILED"
                 bar.write(
-                    f"seed {run.seed} {status} in {time.perf_counter() - run.start:.0f} s "
+                    f"{run.job.name} {status} in {time.perf_counter() - run.start:.0f} s "
                     f"(exit code {code}); log {run.log_path}"
                 )
                 bar.update(1)
@@ -254,7 +285,6 @@ def _restart(
     run: _Run,
     lost: Exception,
     write: Callable[[str], None],
-    workdir: Path,
     base_args: list[str],
     env: dict[str, str],
     ray_settings: RaySettings | None,
@@ -262,11 +292,11 @@ def _restart(
     """Starts a seed whose node left the cluster again, elsewhere: it resumes from its
     latest checkpoint. After ``MAX_NODE_LOSSES`` the loss is an error."""
     if run.node_losses + 1 > MAX_NODE_LOSSES:
-        raise RuntimeError(f"seed {run.seed} lost its node {MAX_NODE_LOSSES + 1} times: {lost}")
-    write(f"seed {run.seed}: {lost}; starting it again on another node, from its latest checkpoint")
-    again = _start(run.seed, workdir, base_args, env, ray_settings)
+        raise RuntimeError(f"{run.job.name} lost its node {MAX_NODE_LOSSES + 1} times: {lost}")
+    write(f"{run.job.name}: {lost}; starting it again on another node, from its latest checkpoint")
+    again = _start(run.job, base_args, env, ray_settings)
     again.node_losses = run.node_losses + 1
-    write(f"seed {run.seed} started again on {again.process.node}")
+    write(f"{run.job.name} started again on {again.process.node}")
     return again
 
 
@@ -329,17 +359,20 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     config_flag = flags.FLAGS[_CONFIG.name]
-    if "seed" in config_flags.get_override_values(config_flag):
+    fixed_keys = set(config_flags.get_override_values(config_flag))
+    if "seed" in fixed_keys:
         fail("--config.seed cannot be set in a sweep: choose the seeds with --seeds")
     try:
         workdir = checked_workdir(_WORKDIR.value).resolve()
         seeds = parse_seeds(_SEEDS.value)
         eval_args = checked_eval_args(_EVAL_ARGS.value)
         validate_config(_CONFIG.value)
+        points = grid_points(_CONFIG.value, _GRID.value or [], fixed_keys)
+        jobs = [Job(seed, point, workdir) for point in points for seed in seeds]
         # Before any training: a sweep over a file, a read-only or full disk fails here.
         writable_folder(workdir)
-        for seed in seeds:
-            writable_folder(seed_workdir(workdir, seed), "a seed's workdir")
+        for job in jobs:
+            writable_folder(job.run_dir, "a seed's workdir")
     except (ValueError, OSError, WorkdirError) as e:
         fail(e)
     ray_settings = None
@@ -348,8 +381,8 @@ def main(argv: list[str]) -> None:
             ray_settings = _ray_settings(_CONFIG.value, workdir)
         except (ValueError, OSError, RuntimeError) as e:
             fail(e)
-    default_parallel = len(seeds) if ray_settings else os.cpu_count() or 1
-    parallel = min(_PARALLEL.value or default_parallel, len(seeds))
+    default_parallel = len(jobs) if ray_settings else os.cpu_count() or 1
+    parallel = min(_PARALLEL.value or default_parallel, len(jobs))
     argv_overrides = flags.FLAGS.read_flags_from_files(sys.argv[1:], force_gnu=False)
     base_args = [config_flag.serialize(), *config_override_args(argv_overrides, flags.FLAGS)]
     # Until here a Ctrl-C exits at once in one line (harlow.quiet_startup); from here on
@@ -360,14 +393,21 @@ def main(argv: list[str]) -> None:
         if ray_settings
         else ""
     )
-    print(f"training seeds {seeds} in {workdir}{where}, {parallel} at a time; logs:")
-    for seed in seeds:
-        print(f"  seed {seed}: {seed_workdir(workdir, seed) / LOG_FILE}")
+    grid = f" at {len(points)} grid points" if len(points) > 1 else ""
+    print(f"training seeds {seeds}{grid} in {workdir}{where}, {parallel} at a time; logs:")
+    for job in jobs:
+        print(f"  {job.name}: {job.run_dir / LOG_FILE}")
     sys.stdout.flush()
     try:
-        codes = train_seeds(seeds, workdir, base_args, parallel, _PROGRESS.value, ray_settings)
-        _report_failures(seeds, workdir, codes)
-        code = evaluate_seeds(seeds, workdir, _EPISODES.value, eval_args)
+        codes = train_jobs(jobs, base_args, parallel, _PROGRESS.value, ray_settings)
+        _report_failures(jobs, codes)
+        code = 0
+        for point in points:
+            if point.overrides:
+                print(f"grid point {point.name}:", flush=True)
+            code = evaluate_seeds(seeds, point.folder(workdir), _EPISODES.value, eval_args) or code
+        if len(points) > 1:
+            print(f"grid report: {write_grid_report(workdir, points, seeds)}")
     except KeyboardInterrupt as interrupt:
         print(f"{describe_interrupt(interrupt)}: run the same command to resume", file=sys.stderr)
         sys.exit(interrupt_exit_code(interrupt))
@@ -388,19 +428,22 @@ def _ray_settings(config: ml_collections.ConfigDict, workdir: Path) -> RaySettin
     return RaySettings(_ADDRESS.value, float(cpus))
 
 
-def _report_failures(seeds: list[int], workdir: Path, codes: dict[int, int]) -> None:
-    """Prints the end of each failed seed's log and exits with status 1, if any failed."""
-    failed = [s for s in seeds if codes[s] != 0]
+def _report_failures(jobs: list[Job], codes: dict[Job, int]) -> None:
+    """Prints the end of each failed run's log and exits with status 1, if any failed."""
+    failed = [job for job in jobs if codes[job] != 0]
     if failed:
-        for seed in failed:
-            log_path = seed_workdir(workdir, seed) / LOG_FILE
+        for job in failed:
+            log_path = job.run_dir / LOG_FILE
             print(
-                f"\n--- seed {seed} failed (exit code {codes[seed]}); end of {log_path}:\n"
+                f"\n--- {job.name} failed (exit code {codes[job]}); end of {log_path}:\n"
                 f"{log_tail(log_path)}",
                 file=sys.stderr,
             )
+        grid = any(job.point.overrides for job in jobs)
+        names = [job.name for job in failed] if grid else [job.seed for job in failed]
+        every = sorted({job.seed for job in jobs})
         print(
-            f"\nerror: seeds {failed} failed (of {seeds}); nothing was evaluated. Fix the "
+            f"\nerror: seeds {names} failed (of {every}); nothing was evaluated. Fix the "
             "cause and run the same command again: finished seeds are not retrained.",
             file=sys.stderr,
         )
