@@ -57,7 +57,7 @@ from ml_collections import config_flags
 from harlow.cli_flags import fail, parse_flags
 from harlow.config_validation import validate_config
 from harlow.progress import PostfixUpdater, progress_bar
-from harlow.psychlab.ray_workers import ray_installed, ray_missing
+from harlow.psychlab import ray_workers
 from harlow.ray_processes import NodeLostError, RemoteProcess, check_shared_folder
 from harlow.run_progress import RunProgress, read_progress
 from harlow.seeds import (
@@ -378,7 +378,9 @@ def main(argv: list[str]) -> None:
     ray_settings = None
     if _EXECUTOR.value == "ray":
         try:
-            ray_settings = _ray_settings(_CONFIG.value, workdir)
+            ray_settings = ray_settings_for(
+                _CONFIG.value, workdir, _ADDRESS.value, _CPUS_PER_SEED.value
+            )
         except (ValueError, OSError, RuntimeError) as e:
             fail(e)
     default_parallel = len(jobs) if ray_settings else os.cpu_count() or 1
@@ -414,18 +416,19 @@ def main(argv: list[str]) -> None:
     sys.exit(code)
 
 
-def _ray_settings(config: ml_collections.ConfigDict, workdir: Path) -> RaySettings:
-    """``--address`` and ``--cpus_per_seed`` (default: 1 + the config's env.num_workers),
-    once the cluster is joined and reads ``workdir``."""
-    if not ray_installed():
-        raise ValueError(ray_missing("--executor=ray"))
-    cpus = _CPUS_PER_SEED.value
+def ray_settings_for(
+    config: ml_collections.ConfigDict, workdir: Path, address: str, cpus: float | None
+) -> RaySettings:
+    """``address`` and the CPUs per seed (``cpus``, default 1 + the config's
+    env.num_workers), once the cluster is joined and reads ``workdir``."""
+    if not ray_workers.ray_installed():
+        raise ValueError(ray_workers.ray_missing("--executor=ray"))
     if cpus is None:
         cpus = 1 + (config.env.get("num_workers", 0) if "env" in config else 0)
     if cpus <= 0:
         raise ValueError(f"--cpus_per_seed must be > 0, got {cpus}")
-    check_shared_folder(workdir, _ADDRESS.value)
-    return RaySettings(_ADDRESS.value, float(cpus))
+    check_shared_folder(workdir, address)
+    return RaySettings(address, float(cpus))
 
 
 def _report_failures(jobs: list[Job], codes: dict[Job, int]) -> None:

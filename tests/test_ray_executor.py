@@ -22,7 +22,7 @@ from ray_cluster import CLIENT_ENV, local_cluster
 
 from configs.harlow import get_config
 from configs.harlow_frames import get_config as get_frames_config
-from harlow import trainer
+from harlow import sweep, trainer
 from harlow.benchmarks import ray_scaling
 from harlow.benchmarks.common import Options
 from harlow.checkpointing import all_checkpoints
@@ -72,6 +72,8 @@ def test_without_ray_the_flag_says_how_to_install_it(monkeypatch):
     with pytest.raises(ray_workers.RayUnavailableError, match=r"pip install -e '.\[ray\]'"):
         ray_workers.connect("")
     validate_config(_harlow_config("processes"))  # the default path does not need Ray
+    with pytest.raises(ValueError, match=r"--executor=ray needs Ray, which is an optional"):
+        sweep.ray_settings_for(get_config(), Path("unused"), "auto", None)
 
 
 def test_the_scaling_model_fits_what_it_was_given():
