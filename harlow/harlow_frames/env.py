@@ -31,19 +31,16 @@ from dataclasses import dataclass
 import ml_collections
 import numpy as np
 
-from harlow.datasets import load_dataset
 from harlow.datasets.manifest import SPLITS
-from harlow.harlow_task.env import dataset_path, worker_groups
+from harlow.harlow_task.env import build_screen, dataset_path, worker_groups
 from harlow.observation_spec import IMAGE, ObservationPart, ObservationSpec
 from harlow.psychlab.dmlab import (
-    DmlabHarlowEnv,
     HarlowLevelSettings,
     remove_stale_temporary_folders,
 )
 from harlow.psychlab.frame_env import DEFAULT_LOOK_MOVES, FrameHarlowEnv
 from harlow.psychlab.parallel_env import ParallelEnv, executor_from_config
 from harlow.psychlab.protocol import ProtocolConfig
-from harlow.psychlab.simulator import BatchedHarlowSimulator
 
 BACKENDS = ("simulator", "dmlab")
 NUM_ACTIONS = len(DEFAULT_LOOK_MOVES)
@@ -171,39 +168,17 @@ class SpawnYawCurriculum:
 
 def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
     """The screen backend and ``FrameHarlowEnv`` of ``spec``, in this process."""
-    dataset = load_dataset(spec.dataset)
-    image_ids = dataset.ids(spec.split)
-    size = spec.frame_size
-    if spec.backend == "simulator":
-        screen = BatchedHarlowSimulator(
-            spec.num_envs,
-            dataset.images,
-            image_ids,
-            width=size,
-            height=size,
-            seed=spec.seed,
-            first_env=spec.first_env,
-            spawn_yaw_range_deg=0.0,  # SpawnYawCurriculum sets it
-            balanced_sides=spec.balanced_sides,
-            episode_length_seconds=spec.episode_length_seconds,
-        )
-    elif spec.backend == "dmlab":
-        level = HarlowLevelSettings(
+    screen = build_screen(
+        spec,
+        {
+            "spawn_yaw_range_deg": 0.0,  # SpawnYawCurriculum sets it
+            "balanced_sides": spec.balanced_sides,
+            "episode_length_seconds": spec.episode_length_seconds,
+        },
+        HarlowLevelSettings(
             protocol=ProtocolConfig(episode_length_seconds=spec.episode_length_seconds)
-        )
-        screen = DmlabHarlowEnv(
-            spec.num_envs,
-            dataset.images[image_ids - 1],
-            image_ids,
-            split=spec.split,
-            width=size,
-            height=size,
-            seed=spec.seed,
-            first_env=spec.first_env,
-            level=level,
-        )
-    else:
-        raise ValueError(f"config.env.backend must be one of {BACKENDS}, got {spec.backend!r}")
+        ),
+    )
     env = FrameHarlowEnv(
         screen, size=spec.observation_size, grayscale=True, action_repeat=spec.action_repeat
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import ml_collections
 import numpy as np
@@ -147,13 +147,17 @@ def _observer(spec: TrialEnvSpec) -> IdsObserver | PatchesObserver | PixelsObser
     raise ValueError(f"unknown observation mode {spec.observation!r}")
 
 
-def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
-    """The backend, observer and ``SaccadeWrapper`` of ``spec``, in this process."""
+def build_screen(
+    spec: TrialEnvSpec | Any, simulator_options: dict[str, Any], level: HarlowLevelSettings
+) -> BatchedHarlowSimulator | DmlabHarlowEnv:
+    """The screen backend of ``spec`` (any spec with ``num_envs``, ``dataset``, ``split``,
+    ``backend``, ``frame_size``, ``seed`` and ``first_env``), in this process: the
+    simulator with ``simulator_options``, or DeepMind Lab's level with ``level``."""
     dataset = load_dataset(spec.dataset)
     image_ids = dataset.ids(spec.split)
     size = spec.frame_size
     if spec.backend == "simulator":
-        backend = BatchedHarlowSimulator(
+        return BatchedHarlowSimulator(
             spec.num_envs,
             dataset.images,
             image_ids,
@@ -161,11 +165,10 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             height=size,
             seed=spec.seed,
             first_env=spec.first_env,
-            spawn_yaw_range_deg=spec.spawn_yaw_range_deg,
-            room_jitter=spec.room_jitter,
+            **simulator_options,
         )
-    elif spec.backend == "dmlab":
-        backend = DmlabHarlowEnv(
+    if spec.backend == "dmlab":
+        return DmlabHarlowEnv(
             spec.num_envs,
             dataset.images[image_ids - 1],
             image_ids,
@@ -174,10 +177,18 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
             height=size,
             seed=spec.seed,
             first_env=spec.first_env,
-            level=HarlowLevelSettings(episodes_per_reset=spec.dmlab_episodes_per_reset),
+            level=level,
         )
-    else:
-        raise ValueError(f"config.env.backend must be one of {BACKENDS}, got {spec.backend!r}")
+    raise ValueError(f"config.env.backend must be one of {BACKENDS}, got {spec.backend!r}")
+
+
+def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
+    """The backend, observer and ``SaccadeWrapper`` of ``spec``, in this process."""
+    backend = build_screen(
+        spec,
+        {"spawn_yaw_range_deg": spec.spawn_yaw_range_deg, "room_jitter": spec.room_jitter},
+        HarlowLevelSettings(episodes_per_reset=spec.dmlab_episodes_per_reset),
+    )
     return SaccadeWrapper(backend, _observer(spec), spec.max_frames_per_trial)
 
 
