@@ -133,6 +133,9 @@ def test_ray_actors_span_both_nodes_and_play_what_local_workers_play(cluster):
     env = harlow_env.make_env(_harlow_config("ray", cluster.address), NUM_ENVS, seed=11)
     assert env.pool.num_workers == 2
     assert len({node.split("node ")[1] for node in env.pool.nodes}) == 2  # both nodes
+    # The actors build the environments without TensorFlow (this process has it).
+    assert env.pool.workers_loaded("harlow.psychlab.simulator") == [True, True]
+    assert env.pool.workers_loaded("tensorflow") == [False, False]
     on_ray = _play(env, TRIALS)
     local = _play(harlow_env.make_env(_harlow_config("processes"), NUM_ENVS, seed=11), TRIALS)
     assert {-4.0, 6.0} <= set(local["reward"].ravel().tolist())

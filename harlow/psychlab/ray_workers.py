@@ -128,6 +128,11 @@ class _RunnerGroup:
         """The node this actor runs on (``this_node``)."""
         return this_node()
 
+    def has_loaded(self, module: str) -> bool:
+        """Whether this actor's process has imported ``module`` (DeepMind Lab's renderer
+        crashes in a process that loaded TensorFlow)."""
+        return module in sys.modules
+
     def call(self, method: str, args: list[tuple] | None) -> list[Any]:
         """``method(*args[i])`` on runner i (no arguments when ``args`` is None)."""
         if args is None:
@@ -295,6 +300,10 @@ class RayWorkerPool:
     def actor(self, index: int) -> Any:
         """Worker ``index``'s actor handle (for tests that kill it)."""
         return self._actors[index]
+
+    def workers_loaded(self, module: str) -> list[bool]:
+        """Whether each actor's process has imported ``module``."""
+        return self._ray.get([actor.has_loaded.remote(module) for actor in self._actors])
 
     def close(self) -> None:
         """Closes the environments and stops the actors. Safe to call twice."""
