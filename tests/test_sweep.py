@@ -181,8 +181,9 @@ class Recorder:
 sweep.sys.executable = sys.argv[3]
 sweep.PostfixUpdater = Recorder
 sweep._POLL_SECONDS = 0.02
-codes = sweep.train_seeds([0], Path(sys.argv[1]), [], parallel=1, show_progress=False)
-print(json.dumps(codes))
+job = sweep.Job(0, sweep.GridPoint(), Path(sys.argv[1]))
+codes = sweep.train_jobs([job], [], parallel=1, show_progress=False)
+print(json.dumps({j.seed: code for j, code in codes.items()}))
 """
 
 
