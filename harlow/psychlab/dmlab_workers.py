@@ -123,6 +123,22 @@ def _shutdown(processes: list[subprocess.Popen], connections: list[Connection]) 
     connections.clear()
 
 
+def split_specs(
+    num_specs: int, num_workers: int, envs_per_spec: Sequence[int] | None
+) -> tuple[list[range], list[tuple[int, int]]]:
+    """Contiguous groups of spec indices, one per worker, and the first and last
+    environment each group holds (``envs_per_spec``: default 1 each)."""
+    if not 1 <= num_workers <= num_specs:
+        raise ValueError(
+            f"num_workers must be in [1, {num_specs}] (one environment at least per "
+            f"worker), got {num_workers}"
+        )
+    bounds = np.linspace(0, num_specs, num_workers + 1).round().astype(int)
+    groups = [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    first_env = np.cumsum([0, *(envs_per_spec or [1] * num_specs)])
+    return groups, [(int(first_env[g.start]), int(first_env[g.stop]) - 1) for g in groups]
+
+
 class WorkerPool:
     """Runs ``make_runner(spec)`` objects in ``num_workers`` processes.
 
@@ -147,18 +163,8 @@ class WorkerPool:
         death_hint: str = DMLAB_DEATH_HINT,
         envs_per_spec: Sequence[int] | None = None,
     ) -> None:
-        if not 1 <= num_workers <= len(specs):
-            raise ValueError(
-                f"num_workers must be in [1, {len(specs)}] (one environment at least per "
-                f"worker), got {num_workers}"
-            )
         self._label, self._death_hint = label, death_hint
-        bounds = np.linspace(0, len(specs), num_workers + 1).round().astype(int)
-        self._groups = [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        first_env = np.cumsum([0, *(envs_per_spec or [1] * len(specs))])
-        self._env_ranges = [
-            (int(first_env[g.start]), int(first_env[g.stop]) - 1) for g in self._groups
-        ]
+        self._groups, self._env_ranges = split_specs(len(specs), num_workers, envs_per_spec)
         self._processes: list[subprocess.Popen] = []
         self._connections: list[Connection] = []
         self._closed = False

@@ -35,10 +35,9 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 from absl import logging
 
-from harlow.psychlab.dmlab_workers import DmlabWorkerError
+from harlow.psychlab.dmlab_workers import DmlabWorkerError, split_specs
 
 _TERMINAL_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 MAX_REPLACEMENTS = 10
@@ -169,11 +168,7 @@ class RayWorkerPool:
         max_replacements: int = MAX_REPLACEMENTS,
         restore: Callable[[], list[tuple[str, tuple]]] | None = None,
     ) -> None:
-        if not 1 <= num_workers <= len(specs):
-            raise ValueError(
-                f"num_workers must be in [1, {len(specs)}] (one environment at least per "
-                f"worker), got {num_workers}"
-            )
+        self._groups, self._env_ranges = split_specs(len(specs), num_workers, envs_per_spec)
         self._ray = connect(address, local_cpus=num_workers)
         self._make_runner = make_runner
         self._label, self._death_hint = label, death_hint
@@ -181,13 +176,7 @@ class RayWorkerPool:
         self.max_replacements = max_replacements
         self.replacements = 0
         self.last_call_replaced: list[int] = []
-        bounds = np.linspace(0, len(specs), num_workers + 1).round().astype(int)
-        self._groups = [range(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         self._specs = [[specs[i] for i in group] for group in self._groups]
-        first_env = np.cumsum([0, *(envs_per_spec or [1] * len(specs))])
-        self._env_ranges = [
-            (int(first_env[g.start]), int(first_env[g.stop]) - 1) for g in self._groups
-        ]
         # Actors import what this process would (its sys.path), as local workers do.
         python_path = os.pathsep.join(path for path in sys.path if path)
         self._actor_class = self._ray.remote(
@@ -288,10 +277,6 @@ class RayWorkerPool:
             self.replacements,
             self.max_replacements,
         )
-
-    def env_range(self, index: int) -> tuple[int, int]:
-        """First and last environment (in the batch) of worker ``index``."""
-        return self._env_ranges[index]
 
     def _describe(self, index: int) -> str:
         first, last = self._env_ranges[index]
