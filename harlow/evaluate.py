@@ -52,7 +52,7 @@ from harlow.config_validation import validate_config
 from harlow.datasets.manifest import SPLITS
 from harlow.evaluation import evaluate_checkpoint, evaluate_stages, print_warning
 from harlow.psychlab.dmlab import DmlabUnavailableError
-from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
+from harlow.signals import describe_interrupt, install_stop_handlers, interrupt_exit_code
 from harlow.task import Task
 from harlow.tasks import get_task
 from harlow.workdirs import WorkdirError, checked_workdir, output_folders, writable_folder
@@ -218,7 +218,7 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if _CHECKPOINT.value and len(_WORKDIRS.value) > 1:
         raise app.UsageError("--checkpoint applies to a single --workdir")
-    raise_on_sigterm()  # kill, timeout and schedulers: stop as on Ctrl-C, with one line
+    install_stop_handlers()  # kill, timeout and schedulers: stop as on Ctrl-C, with one line
     try:
         if _EPISODES.value is not None and _EPISODES.value < 1:
             raise ValueError(f"--episodes must be >= 1, got {_EPISODES.value}")

@@ -4,7 +4,7 @@
 TensorFlow and loading the config before ``main`` runs; a Ctrl-C or SIGTERM there would
 print a traceback from inside some import. Importing this module first, in the program
 such a command runs, installs ``harlow.signals.exit_while_starting`` (one line, status
-130 or 143) until ``main`` calls ``raise_on_sigterm``.
+130 or 143) until ``main`` calls ``install_stop_handlers``.
 
 The commands that use TensorFlow (``harlow.train``, ``evaluate``, ``benchmark``) also start
 without its start-up noise: about nine lines on stderr (the oneDNN notice, "Could not find

@@ -1,23 +1,24 @@
-"""SIGTERM handled like Ctrl-C by the command lines.
+"""SIGTERM handled like Ctrl-C by the command lines, and neither of them lost.
 
 ``kill``, ``timeout`` and job schedulers stop a process with SIGTERM, whose default
 action ends it at once: no checkpoint, no ``finally`` blocks, no finalizers or atexit
 hooks (which remove temporary folders and stop worker processes). The command lines
-install ``raise_on_sigterm``, so that SIGTERM raises ``Terminated``, a
+call ``install_stop_handlers``, so that SIGTERM raises ``Terminated``, a
 ``KeyboardInterrupt``, in the main thread and takes the Ctrl-C path: training saves a
 checkpoint, a sweep stops its children, and every command exits with a one-line message.
 
-Python drops an exception raised inside a finalizer or ``__del__`` (it prints
-"Exception ignored"), and a signal's handler runs wherever the main thread is, so the
-handler also records the signal: long loops call ``raise_if_terminated`` once per
-iteration, which raises ``Terminated`` again if it was lost that way.
+Python drops an exception raised inside a finalizer, ``__del__`` or a weakref callback
+(it prints "Exception ignored"; importing a module runs such a callback), and a signal's
+handler runs wherever the main thread is, so a Ctrl-C or SIGTERM can vanish that way. The
+handlers therefore also record the signal: long loops call ``raise_if_interrupted`` once
+per iteration, which raises the exception again if it was lost.
 
 While a command line starts (importing TensorFlow takes seconds, and parsing the
 flags loads the config file), a ``KeyboardInterrupt`` would surface as a traceback from
 somewhere inside an import. ``exit_while_starting`` (installed by importing
 ``harlow.quiet_startup`` before anything else) makes Ctrl-C and SIGTERM end the process
 there with one line and the shell's status (130, 143): nothing has been written yet.
-``raise_on_sigterm``, called by ``main`` before the real work, puts the exceptions back.
+``install_stop_handlers``, called by ``main`` before the real work, puts the exceptions back.
 """
 
 from __future__ import annotations
@@ -31,38 +32,50 @@ from typing import NoReturn
 
 
 class Terminated(KeyboardInterrupt):
-    """The process received SIGTERM (raised in the main thread by ``raise_on_sigterm``)."""
+    """The process received SIGTERM (raised in the main thread by ``install_stop_handlers``)."""
 
 
-_received: list[int] = []  # signals whose Terminated was raised
+_received: list[int] = []  # signals whose exception was raised
 _before_start: dict[int, object] = {}  # the handlers exit_while_starting replaced
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
-    """Signal handler: records the signal and raises ``Terminated``."""
+def _stop_exception(signum: int) -> KeyboardInterrupt:
+    """``Terminated`` for SIGTERM, ``KeyboardInterrupt`` for Ctrl-C."""
+    if signum == signal.SIGTERM:
+        return Terminated(signal.Signals(signum).name)
+    return KeyboardInterrupt()
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> NoReturn:
+    """Signal handler: records the signal and raises its exception."""
     _received.append(signum)
-    raise Terminated(signal.Signals(signum).name)
+    raise _stop_exception(signum)
 
 
-def raise_if_terminated() -> None:
-    """Raises ``Terminated`` if SIGTERM arrived (again, if its exception was lost)."""
+def raise_if_interrupted() -> None:
+    """Raises ``KeyboardInterrupt`` (``Terminated`` for SIGTERM) if Ctrl-C or SIGTERM
+    arrived: again, if its exception was lost in a finalizer."""
     if _received:
-        raise Terminated(signal.Signals(_received[-1]).name)
+        raise _stop_exception(_received[-1])
 
 
-def raise_on_sigterm() -> None:
-    """Makes SIGTERM raise ``Terminated`` in the main thread (call it from there).
+def install_stop_handlers() -> None:
+    """Makes SIGTERM raise ``Terminated`` and Ctrl-C ``KeyboardInterrupt`` in the main
+    thread, both recorded for ``raise_if_interrupted`` (call it from the main thread).
 
-    Ctrl-C raises ``KeyboardInterrupt`` again if ``exit_while_starting`` changed that.
+    Ends ``exit_while_starting``. A Ctrl-C handler other than Python's default (a
+    program's own, or SIG_IGN for a process started in the background) is kept.
     """
-    if signal.SIGINT in _before_start:
-        signal.signal(signal.SIGINT, _before_start.pop(signal.SIGINT))
+    sigint = _before_start.pop(signal.SIGINT, signal.getsignal(signal.SIGINT))
     _before_start.clear()
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    if sigint is signal.default_int_handler:
+        sigint = _raise_stop
+    signal.signal(signal.SIGINT, sigint)
+    signal.signal(signal.SIGTERM, _raise_stop)
 
 
 def exit_while_starting(command: str) -> None:
-    """Until ``raise_on_sigterm``: Ctrl-C and SIGTERM end the process at once, printing
+    """Until ``install_stop_handlers``: Ctrl-C and SIGTERM end the process at once, printing
     "interrupted: <command> stopped while starting; nothing was written" (or
     "terminated (SIGTERM): ...") and exiting with status 130 (143). No traceback, no
     cleanup: for start-up only, before anything is written. A signal the process was

@@ -69,9 +69,10 @@ from harlow.seeds import (
 )
 from harlow.signals import (
     describe_interrupt,
+    install_stop_handlers,
     interrupt_exit_code,
     interrupt_signal,
-    raise_on_sigterm,
+    raise_if_interrupted,
 )
 from harlow.sweep_grid import GridPoint, grid_points, write_grid_report
 from harlow.workdirs import WorkdirError, checked_workdir, writable_folder
@@ -242,6 +243,7 @@ def train_jobs(
                     bar.write(f"{run.job.name} started on {run.process.node}")
                 running.append(run)
             time.sleep(_POLL_SECONDS)
+            raise_if_interrupted()  # a Ctrl-C or SIGTERM lost in a finalizer stops here
             for run in list(running):
                 try:
                     code = run.process.poll()
@@ -389,7 +391,7 @@ def main(argv: list[str]) -> None:
     base_args = [config_flag.serialize(), *config_override_args(argv_overrides, flags.FLAGS)]
     # Until here a Ctrl-C exits at once in one line (harlow.quiet_startup); from here on
     # kill, timeout and schedulers stop the children as a Ctrl-C does.
-    raise_on_sigterm()
+    install_stop_handlers()
     where = (
         f" on the Ray cluster at {ray_settings.address or 'a private instance'}"
         if ray_settings

@@ -23,7 +23,7 @@ from ml_collections import config_flags
 from harlow.checkpointing import CheckpointError
 from harlow.cli_flags import parse_flags
 from harlow.psychlab.dmlab import DmlabUnavailableError
-from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
+from harlow.signals import describe_interrupt, install_stop_handlers, interrupt_exit_code
 from harlow.trainer import NonFiniteLossError, train
 from harlow.workdirs import WorkdirError
 
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> None:
     """Entry point: parse flags, train, report."""
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    raise_on_sigterm()  # kill, timeout and schedulers: save a checkpoint as on Ctrl-C
+    install_stop_handlers()  # kill, timeout and schedulers: save a checkpoint as on Ctrl-C
     try:
         result = train(_CONFIG.value, _WORKDIR.value, show_progress=_PROGRESS.value)
     except (

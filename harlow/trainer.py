@@ -35,7 +35,7 @@ from harlow.config_validation import validate_config
 from harlow.progress import progress_bar
 from harlow.rollout import ActingTime, Actor, BatchedEnv
 from harlow.run_progress import RunProgress, progress_path, write_progress
-from harlow.signals import raise_if_terminated
+from harlow.signals import raise_if_interrupted
 from harlow.task import Task
 from harlow.tasks import get_task
 from harlow.workdirs import WorkdirError, checked_workdir, os_reason, workdir_lock
@@ -245,7 +245,7 @@ def _train_on(
     run_time = _Window(start_steps)
     try:
         while int(state.env_steps.numpy()) < total:
-            raise_if_terminated()
+            raise_if_interrupted()
             learner.entropy_coef.assign(entropy_coef_at(config, int(state.env_steps.numpy())))
             metrics, acting, learn_seconds = training.update(config.train.unroll_length)
             window.add_time(acting, learn_seconds)

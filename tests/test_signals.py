@@ -114,15 +114,35 @@ def test_sigterm_stops_a_sweep_and_its_children(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_sigterm_lost_in_a_finalizer_is_raised_again(monkeypatch):
+@pytest.mark.parametrize(
+    "signum, exception", [(signal.SIGTERM, signals.Terminated), (signal.SIGINT, KeyboardInterrupt)]
+)
+def test_a_signal_lost_in_a_finalizer_is_raised_again(monkeypatch, signum, exception):
     """Python ignores exceptions raised inside finalizers: the loops ask again."""
     monkeypatch.setattr(signals, "_received", [])
-    signals.raise_if_terminated()  # nothing received: nothing raised
+    signals.raise_if_interrupted()  # nothing received: nothing raised
 
     class Finalized:
         def __del__(self):
-            signals._raise_terminated(signal.SIGTERM, None)  # as if SIGTERM came here
+            signals._raise_stop(signum, None)  # as if the signal came here
 
-    Finalized()  # "Exception ignored in ... __del__": the Terminated is lost
-    with pytest.raises(signals.Terminated):
-        signals.raise_if_terminated()
+    Finalized()  # "Exception ignored in ... __del__": the exception is lost
+    with pytest.raises(exception) as raised:
+        signals.raise_if_interrupted()
+    assert signals.interrupt_signal(raised.value) == signum
+
+
+def test_stop_handlers_record_ctrl_c_but_keep_an_ignored_one(monkeypatch):
+    monkeypatch.setattr(signals, "_before_start", {})
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signals.install_stop_handlers()
+        assert signal.getsignal(signal.SIGINT) is signals._raise_stop
+        assert signal.getsignal(signal.SIGTERM) is signals._raise_stop
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a process started in the background
+        signals.install_stop_handlers()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)

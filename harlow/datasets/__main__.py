@@ -23,7 +23,7 @@ from harlow.datasets.errors import DatasetError
 from harlow.datasets.faces import write_face_dataset
 from harlow.datasets.importer import CROP_MODES, import_dataset
 from harlow.datasets.loader import default_dataset_path, load_dataset
-from harlow.signals import describe_interrupt, interrupt_exit_code, raise_on_sigterm
+from harlow.signals import describe_interrupt, install_stop_handlers, interrupt_exit_code
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,5 +120,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise_on_sigterm()  # kill, timeout: clean up as on Ctrl-C (harlow.quiet_startup until here)
+    install_stop_handlers()  # kill, timeout: clean up as on Ctrl-C (quiet_startup until here)
     sys.exit(main())

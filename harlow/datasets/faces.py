@@ -28,6 +28,7 @@ from harlow.datasets.storage import (
     replace_folder,
     staging_folder,
 )
+from harlow.signals import raise_if_interrupted
 
 DATASET_NAME = "faces"
 MAX_FACES = 5_000  # about 1 GiB of images held in memory while writing
@@ -125,7 +126,9 @@ def write_face_dataset(
     with staging_folder(out_dir) as staging:
         writer = DatasetWriter(staging)
         for face in faces:
+            raise_if_interrupted()  # a Ctrl-C lost in a finalizer stops here
             writer.add(face)
         writer.write_manifest(DATASET_NAME, source, range(count - heldout + 1, count + 1))
+        raise_if_interrupted()
         replace_folder(staging, out_dir)
     return out_dir

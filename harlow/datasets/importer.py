@@ -30,6 +30,7 @@ from harlow.datasets.storage import (
     staging_folder,
 )
 from harlow.progress import progress_bar
+from harlow.signals import raise_if_interrupted
 
 CROP_MODES = ("face", "center")
 PROGRESS_MIN_FILES = 50
@@ -82,6 +83,7 @@ def import_dataset(
         for path in progress_bar(
             iterable=sources, desc="import", unit="image", disable=len(sources) < PROGRESS_MIN_FILES
         ):
+            raise_if_interrupted()  # a Ctrl-C lost in a finalizer (a lazy import) stops here
             relative = path.relative_to(src_dir).as_posix()
             try:
                 decoded = read_rgb(path)
@@ -127,6 +129,7 @@ def import_dataset(
             },
             heldout_ids,
         )
+        raise_if_interrupted()
         replace_folder(staging, out_dir)
     return ImportResult(
         out=out_dir,

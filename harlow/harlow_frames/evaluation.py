@@ -44,7 +44,7 @@ from harlow.harlow_task import plots
 from harlow.harlow_task.env import dataset_path
 from harlow.progress import progress_bar
 from harlow.rollout import Actor
-from harlow.signals import raise_if_terminated
+from harlow.signals import raise_if_interrupted
 
 GAZE_EPISODES = 4  # episodes in the gaze plot: the first of as many environments
 
@@ -86,7 +86,7 @@ def collect_episodes(
         actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
         with progress_bar(total=episodes, unit="episode", disable=show_progress is False) as bar:
             while any(len(p) < q for p, q in zip(played, quotas, strict=True)):
-                raise_if_terminated()
+                raise_if_interrupted()
                 _, rewards, dones, info = actor.step()
                 for e, record in recorder.step(rewards, dones, info):
                     if len(played[e]) < quotas[e]:

@@ -14,7 +14,7 @@ from harlow.harlow_task import analysis, plots
 from harlow.harlow_task import env as harlow_env
 from harlow.progress import progress_bar
 from harlow.rollout import Actor
-from harlow.signals import raise_if_terminated
+from harlow.signals import raise_if_interrupted
 
 _COLUMNS = ("choice", "correct_side", "reward", "left_id", "right_id", "timeouts")
 
@@ -38,7 +38,7 @@ def collect_trials(
         actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
         with progress_bar(total=episodes, unit="episode", disable=show_progress is False) as bar:
             while done_episodes < episodes:
-                raise_if_terminated()
+                raise_if_interrupted()
                 actions, rewards, dones, info = actor.step()
                 row = {
                     "choice": actions,

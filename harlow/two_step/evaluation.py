@@ -15,6 +15,7 @@ import numpy as np
 from harlow.agent import ActorCritic
 from harlow.atomic_io import atomic_write_text
 from harlow.rollout import Actor
+from harlow.signals import raise_if_interrupted
 from harlow.two_step import analysis, plots
 from harlow.two_step.task import make_env
 
@@ -63,6 +64,7 @@ def collect_trials(
     with contextlib.closing(make_env(config, num_envs, seed)) as env:
         actor = Actor(env, agent, np.random.default_rng(seed), greedy=greedy)
         for _ in range(rounds * env.steps_per_episode):
+            raise_if_interrupted()  # a Ctrl-C or SIGTERM lost in a finalizer stops here
             _, _, _, info = actor.step()
             if info:
                 for key, column in fields.items():
