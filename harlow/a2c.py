@@ -7,7 +7,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from harlow.agent import ActorCritic, LSTMState
+from harlow.agent import ActorCritic, AgentOutput, LSTMState
 
 
 class Segment(NamedTuple):
@@ -136,7 +136,6 @@ class A2CLearner:
         self.update = tf.function(self._update, jit_compile=jit_compile)
 
     def _update(self, segment: Segment) -> dict[str, tf.Tensor]:
-        variables = self.agent.trainable_variables
         with tf.GradientTape() as tape:
             output, _ = self.agent.unroll(
                 segment.observations,
@@ -146,20 +145,31 @@ class A2CLearner:
                 segment.initial_state,
                 python_loop=not self.jit_compile,
             )
-            values = output.value[:-1]
-            discounts = self.discount * (1.0 - tf.cast(segment.dones, tf.float32))
-            returns = lambda_returns(
-                segment.rewards, values, discounts, output.value[-1], self.gae_lambda
-            )
-            weights = LossWeights(self.value_coef, self.entropy_coef)
-            loss, metrics = a2c_loss(
-                output.policy_logits[:-1], values, segment.actions, returns, weights
-            )
-        gradients = tape.gradient(loss, variables)
+            loss, metrics = self.loss(output, segment)
+        return self.apply_gradients(
+            tape.gradient(loss, self.agent.trainable_variables), loss, metrics
+        )
+
+    def loss(self, output: AgentOutput, segment: Segment) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """The A2C loss of ``segment`` from the agent's outputs on its ``T + 1`` inputs
+        (the last one bootstraps the value), and its metrics."""
+        values = output.value[:-1]
+        discounts = self.discount * (1.0 - tf.cast(segment.dones, tf.float32))
+        returns = lambda_returns(
+            segment.rewards, values, discounts, output.value[-1], self.gae_lambda
+        )
+        weights = LossWeights(self.value_coef, self.entropy_coef)
+        return a2c_loss(output.policy_logits[:-1], values, segment.actions, returns, weights)
+
+    def apply_gradients(
+        self, gradients: list[tf.Tensor], loss: tf.Tensor, metrics: dict[str, tf.Tensor]
+    ) -> dict[str, tf.Tensor]:
+        """Clips ``gradients`` (of ``loss``, in the order of the agent's trainable
+        variables) by their global norm and applies them, unless the norm or the loss is
+        not finite; returns ``metrics`` with the norm and whether they were applied."""
+        variables = self.agent.trainable_variables
         gradients, grad_norm = tf.clip_by_global_norm(gradients, self.max_grad_norm)
         finite = tf.math.is_finite(grad_norm) & tf.math.is_finite(loss)
         if finite:
             self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-        metrics["optim/grad_norm"] = grad_norm
-        metrics["optim/finite"] = finite
-        return metrics
+        return {**metrics, "optim/grad_norm": grad_norm, "optim/finite": finite}

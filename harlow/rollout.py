@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from harlow.a2c import Segment
-from harlow.agent import ActorCritic, LSTMState
+from harlow.agent import ActorCritic, AgentOutput, LSTMState
 
 
 class BatchedEnv(Protocol):
@@ -205,30 +205,47 @@ class Actor:
             initial_state=LSTMState(*initial_state),
         )
 
-    def _collect_compiled(self, length: int) -> Segment:
-        """``collect`` of a TensorFlow environment: one call of a compiled rollout."""
-        if length not in self._rollouts:
-            self._rollouts[length] = tf.function(self._rollout).get_concrete_function(
-                *self._input_specs, length=length
-            )
-        start = time.perf_counter()
-        initial_state = LSTMState(*self.state)
-        segment, carry = self._rollouts[length](
+    @property
+    def carry(self) -> tuple[tf.Tensor | np.ndarray, ...]:
+        """The inputs of the next step: observation, previous action and reward, ``first``
+        flags and the LSTM state (the arguments of ``tf_rollout``)."""
+        return (
             self.observation,
             self.prev_action,
             self.prev_reward,
             self.first,
-            initial_state,
-            length=length,
+            LSTMState(*self.state),
         )
+
+    @property
+    def input_specs(self) -> tuple:
+        """The ``tf.TensorSpec`` of each part of ``carry``."""
+        return self._input_specs
+
+    def advance(self, carry: tuple, rewards: np.ndarray, dones: np.ndarray) -> None:
+        """Takes the carry after a compiled rollout, and its ``[T, B]`` rewards and dones
+        for the episode stats."""
         self.observation, self.prev_action, self.prev_reward, self.first, self.state = carry
-        rewards, dones = segment.rewards.numpy(), segment.dones.numpy()
-        self.time.policy += time.perf_counter() - start
         for reward, done in zip(rewards, dones, strict=True):
             self._track_episodes(reward, done)
+
+    def _collect_compiled(self, length: int) -> Segment:
+        """``collect`` of a TensorFlow environment: one call of a compiled rollout."""
+        if length not in self._rollouts:
+            self._rollouts[length] = tf.function(self._segment_only).get_concrete_function(
+                *self._input_specs, length=length
+            )
+        start = time.perf_counter()
+        segment, carry = self._rollouts[length](*self.carry, length=length)
+        self.advance(carry, segment.rewards.numpy(), segment.dones.numpy())
+        self.time.policy += time.perf_counter() - start
         return segment
 
-    def _rollout(
+    def _segment_only(self, *carry: tf.Tensor, length: int) -> tuple[Segment, tuple]:
+        segment, _, carry = self.tf_rollout(*carry, length=length)
+        return segment, carry
+
+    def tf_rollout(
         self,
         observation: tf.Tensor,
         prev_action: tf.Tensor,
@@ -236,32 +253,66 @@ class Actor:
         first: tf.Tensor,
         state: LSTMState,
         length: int,
-    ) -> tuple[Segment, tuple]:
-        """``length`` steps of policy, sampling and ``env.tf_step`` (compiled, unrolled)."""
+        python_loop: bool = True,
+    ) -> tuple[Segment, AgentOutput, tuple]:
+        """``length`` steps of policy, sampling and ``env.tf_step``, for a ``tf.function``.
+
+        Returns the segment, the agent's outputs at its ``length`` steps (``[T, B]``; a
+        learner can differentiate through them, see ``harlow.act_and_learn``) and the
+        carry after the last step. With ``python_loop`` the steps are written into the
+        graph (fastest for the graph executor), otherwise they run in a while loop (what
+        XLA compiles quickly).
+        """
         initial_state = state
-        inputs: list[tuple[tf.Tensor, ...]] = []
-        outcomes: list[tuple[tf.Tensor, ...]] = []
-        for _ in range(length):
-            inputs.append((observation, prev_action, prev_reward, first))
-            actions, state = self._act(observation, prev_action, prev_reward, first, state)
-            observation, rewards, dones = self.env.tf_step(actions)
-            outcomes.append((actions, rewards, dones))
+        arrays = {
+            name: tf.TensorArray(dtype, size=length)
+            for name, dtype in (
+                ("observations", tf.float32),
+                ("prev_actions", tf.int32),
+                ("prev_rewards", tf.float32),
+                ("first", tf.bool),
+                ("actions", tf.int32),
+                ("rewards", tf.float32),
+                ("dones", tf.bool),
+                ("logits", tf.float32),
+                ("values", tf.float32),
+            )
+        }
+        for t in range(length) if python_loop else tf.range(length):
+            output, state = self.agent.step(observation, prev_action, prev_reward, first, state)
+            actions = sample_actions(output.policy_logits, self._generator, self.greedy)
+            next_observation, rewards, dones = self.env.tf_step(actions)
+            written = {
+                "observations": observation,
+                "prev_actions": prev_action,
+                "prev_rewards": prev_reward,
+                "first": first,
+                "actions": actions,
+                "rewards": rewards,
+                "dones": dones,
+                "logits": output.policy_logits,
+                "values": output.value,
+            }
+            # Rebound, not updated in place: in a while loop the arrays are loop variables.
+            arrays = {name: array.write(t, written[name]) for name, array in arrays.items()}
+            observation = next_observation
             prev_action = tf.where(dones, -1, actions)
             prev_reward = tf.where(dones, 0.0, rewards)
             first = dones
-        inputs.append((observation, prev_action, prev_reward, first))
-        observations, prev_actions, prev_rewards, firsts = (
-            tf.stack(x) for x in zip(*inputs, strict=True)
-        )
-        actions, rewards, dones = (tf.stack(x) for x in zip(*outcomes, strict=True))
+        stacked = {name: array.stack() for name, array in arrays.items()}
+
+        def with_last(name: str, last: tf.Tensor) -> tf.Tensor:
+            return tf.concat([stacked[name], last[None]], axis=0)
+
         segment = Segment(
-            observations=observations,
-            prev_actions=prev_actions,
-            prev_rewards=prev_rewards,
-            first=firsts,
-            actions=actions,
-            rewards=rewards,
-            dones=dones,
+            observations=with_last("observations", observation),
+            prev_actions=with_last("prev_actions", prev_action),
+            prev_rewards=with_last("prev_rewards", prev_reward),
+            first=with_last("first", first),
+            actions=stacked["actions"],
+            rewards=stacked["rewards"],
+            dones=stacked["dones"],
             initial_state=initial_state,
         )
-        return segment, (observation, prev_action, prev_reward, first, state)
+        outputs = AgentOutput(stacked["logits"], stacked["values"])
+        return segment, outputs, (observation, prev_action, prev_reward, first, state)

@@ -20,6 +20,7 @@ from absl import logging
 from tqdm import tqdm
 
 from harlow.a2c import A2CLearner, make_optimizer
+from harlow.act_and_learn import ActAndLearn, can_act_and_learn
 from harlow.agent import ActorCritic
 from harlow.agent_builder import build_agent
 from harlow.checkpointing import (
@@ -127,10 +128,16 @@ class Training:
     agent: ActorCritic
     learner: A2CLearner
     actor: Actor
+    # Set for an environment written in TensorFlow: one compiled call acts and learns.
+    act_and_learn: ActAndLearn | None = None
 
     def update(self, unroll_length: int) -> tuple[dict[str, tf.Tensor], ActingTime, float]:
         """Collects a segment and learns from it: the metrics, the acting time, the
-        seconds spent learning."""
+        seconds spent learning (with ``act_and_learn``, all of the call's time)."""
+        if self.act_and_learn is not None:
+            start = time.perf_counter()
+            metrics = self.act_and_learn(unroll_length)
+            return metrics, self.actor.time.drain(), time.perf_counter() - start
         segment = self.actor.collect(unroll_length)
         learn_start = time.perf_counter()
         metrics = self.learner.update(segment)
@@ -144,7 +151,9 @@ def build_training(
     """The agent, learner and actor of ``config`` on ``env``, as ``train`` builds them."""
     agent = build_agent(config)
     learner = build_learner(config, agent)
-    return Training(env, agent, learner, Actor(env, agent, actor_rng))
+    actor = Actor(env, agent, actor_rng)
+    fused = ActAndLearn(actor, learner) if can_act_and_learn(actor) else None
+    return Training(env, agent, learner, actor, fused)
 
 
 @contextlib.contextmanager

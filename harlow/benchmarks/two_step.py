@@ -32,12 +32,13 @@ EPISODES = 300  # test episodes per seed
 
 
 def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[str, float]:
-    """Env steps/s of training, split into acting and learning, and the pure LSTM cost.
+    """Env steps/s of training, split into acting and learning (unless one call does
+    both, ``harlow.act_and_learn``), and the pure LSTM cost.
 
-    Training is ``harlow.trainer``'s own set-up and update step. The pure cost is a
-    compiled forward+backward pass of the same agent unroll on a segment of the same
-    shape, with no environment, no sampling and no optimizer. The two alternate, update
-    by update, so that a machine shared with other work slows both alike.
+        Training is ``harlow.trainer``'s own set-up and update step. The pure cost is a
+        compiled forward+backward pass of the same agent unroll on a segment of the same
+        shape, with no environment, no sampling and no optimizer. The two alternate, update
+        by update, so that a machine shared with other work slows both alike.
     """
     import tensorflow as tf
 
@@ -47,6 +48,7 @@ def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[
     steps = config.train.num_envs * length
     with training_setup(config) as training:
         agent = training.agent
+        fused = training.act_and_learn is not None
 
         @tf.function
         def forward_backward(seg):
@@ -86,6 +88,7 @@ def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[
         "unroll_length": length,
         "lstm_units": config.agent.lstm_units,
         "jit_compile": bool(config.train.get("jit_compile", False)),
+        "act_and_learn": fused,
     }
 
 
@@ -110,11 +113,17 @@ def run(options: Options) -> bool:
         flush=True,
     )
     throughput = measure_throughput(base, options.throughput_updates)
+    if throughput["act_and_learn"]:
+        split = "acting and learning in one call"
+    else:
+        split = (
+            f"acting {throughput['acting_fraction']:.0%}, "
+            f"learning {throughput['learning_fraction']:.0%}"
+        )
     print(
         f"throughput ({base.train.num_envs} envs x {base.train.unroll_length} steps): "
         f"{throughput['train_env_steps_per_second']:,.0f} env steps/s training"
-        f"{' (update compiled by XLA)' if throughput['jit_compile'] else ''} (acting "
-        f"{throughput['acting_fraction']:.0%}, learning {throughput['learning_fraction']:.0%}); "
+        f"{' (compiled by XLA)' if throughput['jit_compile'] else ''} ({split}); "
         f"pure TF LSTM forward+backward "
         f"{throughput['pure_lstm_forward_backward_steps_per_second']:,.0f} steps/s; "
         f"ratio {throughput['train_over_pure_ratio']:.2f}",
