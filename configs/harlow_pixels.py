@@ -13,7 +13,7 @@ from pathlib import Path
 
 import ml_collections
 
-from harlow.config_files import load_config_file
+from harlow.config.files import load_config_file
 
 
 def get_config() -> ml_collections.ConfigDict:

@@ -25,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
 
     config.train = ml_collections.ConfigDict()
     # 256 x 20 steps per update, acted and learned in one compiled call (the task is
-    # written in TensorFlow: harlow/act_and_learn.py), Adam 1e-2. 512 x 10 is as fast,
+    # written in TensorFlow: harlow/learner/act_and_learn.py), Adam 1e-2. 512 x 10 is as fast,
     # but 2 of 8 seeds never left chance with its 5-trial segments. See docs/benchmarks.md.
     config.train.num_envs = 256  # episodes advancing in parallel
     config.train.unroll_length = 20  # environment steps per update (10 trials)

@@ -28,7 +28,7 @@ from absl import app, flags
 from harlow.benchmarks import BENCHMARKS, DEFAULT_WORKDIR, usage
 from harlow.benchmarks.common import Options
 from harlow.cli_flags import fail
-from harlow.config_overrides import split_overrides
+from harlow.config.overrides import split_overrides
 from harlow.seeds import parse_seeds
 
 __doc__ = f"{__doc__}\n{usage()}\n"  # --help prints it: every benchmark, its config and workdir

@@ -47,7 +47,7 @@ from absl import logging
 from google.protobuf import text_format
 from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
-from harlow.agent import ActorCritic
+from harlow.agent.network import ActorCritic
 from harlow.atomic_io import atomic_write_text
 
 CONFIG_FILE = "config.json"

@@ -16,8 +16,8 @@ from typing import NoReturn
 
 from absl import flags
 
-from harlow.config_files import load_config_file
-from harlow.config_overrides import has_field, unknown_field_message
+from harlow.config.files import load_config_file
+from harlow.config.overrides import has_field, unknown_field_message
 
 _CONFIG_FLAG = re.compile(r"-{1,2}config(=|$)")
 _OVERRIDE = re.compile(r"-{1,2}(?:no)?config\.([^=]+)")

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from harlow.agent_builder import AGENT_FIELDS
+from harlow.agent.builder import AGENT_FIELDS
 from harlow.checkpointing import (
     CHECKPOINT_DIR,
     CheckpointError,
@@ -47,8 +47,8 @@ from harlow.checkpointing import (
     read_checkpoint,
     resolve_checkpoint,
 )
-from harlow.config_overrides import apply_overrides, split_overrides
-from harlow.config_validation import validate_config
+from harlow.config.overrides import apply_overrides, split_overrides
+from harlow.config.validation import validate_config
 from harlow.datasets.manifest import SPLITS
 from harlow.evaluation import evaluate_checkpoint, evaluate_stages, print_warning
 from harlow.psychlab.dmlab import DmlabUnavailableError

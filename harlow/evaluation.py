@@ -11,7 +11,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from harlow.agent_builder import build_agent
+from harlow.agent.builder import build_agent
 from harlow.atomic_io import atomic_write_text
 from harlow.checkpointing import (
     CheckpointSnapshot,
@@ -21,7 +21,7 @@ from harlow.checkpointing import (
     read_checkpoint,
     restore_agent,
 )
-from harlow.config_validation import validate_config
+from harlow.config.validation import validate_config
 from harlow.tasks import get_task
 
 

@@ -1,6 +1,6 @@
 """A training run's progress as a file other processes follow: ``<workdir>/progress.json``.
 
-``harlow.trainer`` rewrites it atomically (``harlow.atomic_io``) at the end of each
+``harlow.learner.trainer`` rewrites it atomically (``harlow.atomic_io``) at the end of each
 logging window; ``harlow.sweep`` reads it to show how far each training child is. It
 holds one JSON object::
 

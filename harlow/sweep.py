@@ -55,7 +55,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from harlow.cli_flags import fail, parse_flags
-from harlow.config_validation import validate_config
+from harlow.config.validation import validate_config
 from harlow.progress import PostfixUpdater, progress_bar
 from harlow.psychlab import ray_workers
 from harlow.ray_processes import NodeLostError, RemoteProcess, check_shared_folder

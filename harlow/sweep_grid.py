@@ -19,8 +19,8 @@ from pathlib import Path
 import ml_collections
 
 from harlow.atomic_io import atomic_write_text
-from harlow.config_overrides import apply_overrides
-from harlow.config_validation import validate_config
+from harlow.config.overrides import apply_overrides
+from harlow.config.validation import validate_config
 
 GRID_FILE = "grid.json"
 

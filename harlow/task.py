@@ -14,10 +14,10 @@ Slots, in the order data flows:
 * vision: ``observation_spec``, what the observation vector holds, from the config
   alone (the agent is sized from it, with no environment built);
 * agent: ``model_fields`` (the task's fields that shape the agent, besides
-  ``harlow.agent_builder.AGENT_FIELDS``) and ``input_meaning_fields`` (fields that keep
+  ``harlow.agent.builder.AGENT_FIELDS``) and ``input_meaning_fields`` (fields that keep
   its shapes but change what its inputs mean): evaluation refuses to override either;
 * learner: ``resumable_fields``, the task's fields a resumed run may change (besides
-  ``harlow.config_changes.RESUMABLE_FIELDS``);
+  ``harlow.config.changes.RESUMABLE_FIELDS``);
 * evaluation and reports: ``evaluation_name``, ``evaluate``, ``eval_scalars``,
   ``format_summary``, ``plot_seeds``, ``aggregate_seeds``, ``format_aggregate`` and,
   optionally, ``stages`` (the curves of successive checkpoints).
@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 import ml_collections
 
-from harlow.config_checks import FieldCheck
+from harlow.config.checks import FieldCheck
 from harlow.observation_spec import ObservationSpec
 
 if TYPE_CHECKING:
-    from harlow.agent import ActorCritic
-    from harlow.rollout import BatchedEnv
+    from harlow.agent.network import ActorCritic
+    from harlow.learner.rollout import BatchedEnv
 
 Config = ml_collections.ConfigDict
 

@@ -4,7 +4,7 @@
         [--config.seed=3 --config.agent.lstm_units=64 ...]
 
 Running the same command again resumes from the latest checkpoint in --workdir (with
-changed schedule fields applied, other changes refused: see harlow.config_changes).
+changed schedule fields applied, other changes refused: see harlow.config.changes).
 SIGTERM, like Ctrl-C, saves a checkpoint before exiting; one process trains per workdir.
 A workdir that cannot be written is refused before training starts, and a disk that fills
 up stops training with one line naming the checkpoint folder, the last checkpoint kept.
@@ -22,9 +22,9 @@ from ml_collections import config_flags
 
 from harlow.checkpointing import CheckpointError
 from harlow.cli_flags import parse_flags
+from harlow.learner.trainer import NonFiniteLossError, train
 from harlow.psychlab.dmlab import DmlabUnavailableError
 from harlow.signals import describe_interrupt, install_stop_handlers, interrupt_exit_code
-from harlow.trainer import NonFiniteLossError, train
 from harlow.workdirs import WorkdirError
 
 _CONFIG = config_flags.DEFINE_config_file(

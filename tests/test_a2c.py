@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harlow.a2c import A2CLearner, LossWeights, a2c_loss, lambda_returns, make_optimizer
-from harlow.agent import ActorCritic
-from harlow.rollout import Actor
+from harlow.agent.network import ActorCritic
+from harlow.learner.a2c import A2CLearner, LossWeights, a2c_loss, lambda_returns, make_optimizer
+from harlow.learner.rollout import Actor
 from harlow.two_step.env import BatchedTwoStep, TwoStepParams
 
 

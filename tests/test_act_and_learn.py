@@ -5,10 +5,10 @@ weights (to float rounding). Under XLA it repeats itself for a seed."""
 import numpy as np
 import pytest
 
-from harlow.a2c import A2CLearner, make_optimizer
-from harlow.act_and_learn import ActAndLearn, can_act_and_learn
-from harlow.agent import ActorCritic
-from harlow.rollout import Actor
+from harlow.agent.network import ActorCritic
+from harlow.learner.a2c import A2CLearner, make_optimizer
+from harlow.learner.act_and_learn import ActAndLearn, can_act_and_learn
+from harlow.learner.rollout import Actor
 from harlow.two_step.env import BatchedTwoStep, TwoStepParams
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harlow.a2c import A2CLearner, Segment, make_optimizer
-from harlow.agent import ActorCritic, LSTMState, PatchEncoderSpec
+from harlow.agent.network import ActorCritic, LSTMState, PatchEncoderSpec
+from harlow.learner.a2c import A2CLearner, Segment, make_optimizer
 
 
 def _inputs(t: int, b: int, seed: int = 0):

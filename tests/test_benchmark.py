@@ -17,7 +17,7 @@ from harlow.benchmarks.harlow_env import measure_saccade_trials
 from harlow.benchmarks.harlow_learning import seed_row
 from harlow.benchmarks.harlow_train import profile_training
 from harlow.benchmarks.two_step import measure_throughput
-from harlow.config_files import load_config_file
+from harlow.config.files import load_config_file
 from harlow.seeds import parse_seeds
 from tests.cli_runner import REPO, run_module
 
@@ -158,7 +158,7 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("package", ["harlow/harlow_task", "harlow/psychlab", "preprocessing"])
 def test_task_and_environment_modules_import_no_trainer_or_benchmark(package):
-    upward = ("harlow.trainer", "harlow.benchmark", "harlow.benchmarks")
+    upward = ("harlow.learner.trainer", "harlow.benchmark", "harlow.benchmarks")
     for path in sorted((REPO / package).rglob("*.py")):
         bad = {m for m in _imports(path) if m in upward or m.startswith("harlow.benchmarks.")}
         assert not bad, f"{path.relative_to(REPO)} imports {sorted(bad)}"
@@ -210,7 +210,7 @@ def test_harlow_learning_benchmark_trains_tests_and_reports_each_seed(tmp_path):
 
 def test_learning_benchmarks_test_each_seed_on_the_episodes_given(tmp_path, monkeypatch):
     import harlow.evaluation
-    import harlow.trainer
+    import harlow.learner.trainer
     from harlow.benchmarks import learning
 
     tested: list[tuple[int, int]] = []
@@ -222,7 +222,7 @@ def test_learning_benchmarks_test_each_seed_on_the_episodes_given(tmp_path, monk
         tested.append((config.seed, episodes))
         return {"seed": config.seed}
 
-    monkeypatch.setattr(harlow.trainer, "train", fake_train)
+    monkeypatch.setattr(harlow.learner.trainer, "train", fake_train)
     monkeypatch.setattr(harlow.evaluation, "evaluate_checkpoint", fake_evaluate)
     options = Options("harlow", tmp_path, seeds=[2, 5])  # options.episodes: None
     base = load_config(options, "harlow.py")

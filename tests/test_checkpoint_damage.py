@@ -20,9 +20,8 @@ from cli_runner import run_module
 from test_cli import TINY
 
 from harlow import evaluation
-from harlow.a2c import make_optimizer
-from harlow.agent import ActorCritic
-from harlow.agent_builder import build_agent
+from harlow.agent.builder import build_agent
+from harlow.agent.network import ActorCritic
 from harlow.checkpointing import (
     CheckpointError,
     TrainingState,
@@ -31,9 +30,10 @@ from harlow.checkpointing import (
     resolve_checkpoint,
     restore_agent,
 )
+from harlow.learner.a2c import make_optimizer
+from harlow.learner.trainer import train
 from harlow.task import StageReport
 from harlow.tasks import get_task
-from harlow.trainer import train
 
 DATA = ".data-00000-of-00001"
 

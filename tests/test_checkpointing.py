@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harlow.a2c import make_optimizer
-from harlow.agent import ActorCritic
+from harlow.agent.network import ActorCritic
 from harlow.checkpointing import (
     CheckpointError,
     TrainingState,
@@ -18,6 +17,7 @@ from harlow.checkpointing import (
     restore_agent,
     save_config,
 )
+from harlow.learner.a2c import make_optimizer
 
 
 def _state(workdir: Path, units: int = 8, seed: int = 0) -> TrainingState:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from configs.two_step import get_config
-from harlow.config_files import load_config_file
-from harlow.config_validation import validate_config
+from harlow.config.files import load_config_file
+from harlow.config.validation import validate_config
 
 
 def test_default_config_is_valid():

@@ -3,7 +3,7 @@
 import pytest
 
 from configs.harlow import get_config
-from harlow.config_overrides import apply_overrides, split_overrides
+from harlow.config.overrides import apply_overrides, split_overrides
 
 
 def test_split_takes_both_spellings_out_of_argv():

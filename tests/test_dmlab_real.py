@@ -21,6 +21,7 @@ import pytest
 import tensorflow  # noqa: F401 - as in the whole suite: the engine must cope with it
 from dmlab_replay import RecordedEpisodeReplay, ReplaySpec
 from PIL import Image
+from ray_cluster import CLIENT_ENV
 
 from harlow.psychlab.dmlab import (
     DmlabHarlowEnv,
@@ -165,7 +166,7 @@ def test_frame_level_task_on_the_real_level(deepmind_lab, private_tmp):
     """The frame-level environments of configs/harlow_frames.py on the engine: frames
     as the agent sees them, and the level's time limit ending an episode with no choice
     as a timed-out one (the level is given 2 s: 120 frames, 30 steps of 4)."""
-    from harlow.config_files import load_config_file
+    from harlow.config.files import load_config_file
     from harlow.harlow_frames.env import NUM_ACTIONS, make_env
 
     config = load_config_file(Path(__file__).resolve().parents[1] / "configs/harlow_frames.py")
@@ -191,10 +192,15 @@ def test_frame_level_task_on_the_real_level(deepmind_lab, private_tmp):
     assert os.listdir(private_tmp) == []
 
 
-def test_trials_on_ray_actors_equal_local_workers_on_the_real_level(deepmind_lab):
+def test_trials_on_ray_actors_equal_local_workers_on_the_real_level(deepmind_lab, monkeypatch):
     """The trial-level environments on the engine in 2 Ray actors (a private local Ray
     instance) play what 2 local worker processes play, and leave no Lab folder behind."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -e '.[ray]'")
+    # As the cluster tests' clients: a private instance with Ray's default token auth
+    # leaves this process unable to use the test cluster started later (its actors are
+    # cancelled before they start).
+    for key, value in CLIENT_ENV.items():
+        monkeypatch.setenv(key, value)
     from configs.harlow import get_config
     from harlow.harlow_task.env import make_env
     from harlow.psychlab.dmlab import TEMP_PREFIX

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harlow.agent_builder import build_agent
-from harlow.config_files import load_config_file
-from harlow.config_validation import validate_config
+from harlow.agent.builder import build_agent
+from harlow.config.files import load_config_file
+from harlow.config.validation import validate_config
 from harlow.harlow_frames.env import (
     NUM_ACTIONS,
     ParallelFrameEnv,

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from harlow.agent_builder import build_agent
-from harlow.config_files import load_config_file
-from harlow.config_validation import validate_config
+from harlow.agent.builder import build_agent
+from harlow.config.files import load_config_file
+from harlow.config.validation import validate_config
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_frames import evaluation, records
 from harlow.harlow_frames import plots as frames_plots

@@ -12,10 +12,10 @@ import pytest
 import tensorflow as tf
 
 from configs.harlow import get_config
-from harlow.agent import ActorCritic
-from harlow.agent_builder import build_agent
-from harlow.config_files import load_config_file
-from harlow.config_validation import validate_config
+from harlow.agent.builder import build_agent
+from harlow.agent.network import ActorCritic
+from harlow.config.files import load_config_file
+from harlow.config.validation import validate_config
 from harlow.datasets import DatasetError
 from harlow.harlow_task import analysis
 from harlow.harlow_task.env import ParallelTrialEnv, make_env
@@ -237,7 +237,7 @@ def test_seeds_aggregate():
 
 def test_patches_config_trains_and_evaluates(tmp_path):
     from harlow.evaluation import evaluate_checkpoint
-    from harlow.trainer import train
+    from harlow.learner.trainer import train
 
     config = tiny_config()
     config.env.observation, config.agent.encoder = "patches", "conv"

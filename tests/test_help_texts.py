@@ -20,7 +20,7 @@ from pathlib import Path
 import ml_collections
 import pytest
 
-from harlow.config_files import load_config_file
+from harlow.config.files import load_config_file
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((REPO / "configs").glob("*.py"))

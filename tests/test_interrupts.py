@@ -77,8 +77,8 @@ def test_a_signal_while_tensorflow_is_imported(tmp_path, module, signum):
 # Building the environments waits for a minute, after saying so.
 _SLOW_ENVIRONMENTS = """
 import sys, time
-import harlow.trainer
-real_get_task = harlow.trainer.get_task
+import harlow.learner.trainer
+real_get_task = harlow.learner.trainer.get_task
 class SlowTask:
     def __init__(self, task):
         self.task = task
@@ -88,7 +88,7 @@ class SlowTask:
         print("building the environments", file=sys.stderr, flush=True)
         time.sleep(60)
         return self.task.make_env(*args, **kwargs)
-harlow.trainer.get_task = lambda name: SlowTask(real_get_task(name))
+harlow.learner.trainer.get_task = lambda name: SlowTask(real_get_task(name))
 """
 
 

@@ -22,9 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harlow.a2c import make_optimizer
-from harlow.agent import ActorCritic
-from harlow.agent_builder import build_agent
+from harlow.agent.builder import build_agent
+from harlow.agent.network import ActorCritic
 from harlow.checkpointing import (
     TrainingState,
     all_checkpoints,
@@ -34,6 +33,7 @@ from harlow.checkpointing import (
     restore_agent,
 )
 from harlow.evaluation import checkpoint_env_steps
+from harlow.learner.a2c import make_optimizer
 
 REPO = Path(__file__).resolve().parent.parent
 STEPS_PER_UPDATE = 8 * 4

@@ -10,7 +10,7 @@ import pytest
 from configs.harlow import get_config as get_harlow_config
 from configs.two_step import get_config
 from harlow.evaluation import evaluate_checkpoint
-from harlow.trainer import train
+from harlow.learner.trainer import train
 
 
 @pytest.mark.slow

@@ -22,13 +22,14 @@ from ray_cluster import CLIENT_ENV, local_cluster
 
 from configs.harlow import get_config
 from configs.harlow_frames import get_config as get_frames_config
-from harlow import sweep, trainer
+from harlow import sweep
 from harlow.benchmarks import ray_scaling
 from harlow.benchmarks.common import Options
 from harlow.checkpointing import all_checkpoints
-from harlow.config_validation import validate_config
+from harlow.config.validation import validate_config
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_task import env as harlow_env
+from harlow.learner import trainer
 from harlow.psychlab import ray_workers
 from harlow.psychlab.dmlab_workers import DmlabWorkerError
 from harlow.psychlab.parallel_env import Executor

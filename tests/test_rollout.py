@@ -3,8 +3,8 @@ one by one, and a seed repeats its actions."""
 
 import numpy as np
 
-from harlow.agent import ActorCritic
-from harlow.rollout import Actor
+from harlow.agent.network import ActorCritic
+from harlow.learner.rollout import Actor
 from harlow.two_step.env import BatchedTwoStep, TwoStepParams
 
 

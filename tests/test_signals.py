@@ -57,8 +57,12 @@ def trained(tmp_path_factory) -> Path:
         f"--workdir={workdir}",
         *LONG_TWO_STEP_RUN,
     )
-    wait_for_text(log, "env steps", process)
-    assert _terminate(process) == SIGTERM_STATUS, log.read_text()[-3000:]
+    try:
+        wait_for_text(log, "env steps", process)
+        assert _terminate(process) == SIGTERM_STATUS, log.read_text()[-3000:]
+    finally:
+        process.kill()  # a failing test leaves no training running
+        process.wait()
     output = log.read_text()
     assert "terminated (SIGTERM): checkpoint saved" in output
     assert "Traceback" not in output
@@ -76,9 +80,13 @@ def test_sigterm_stops_evaluation_with_one_line_and_no_half_written_report(train
     process = start_module(
         log, "harlow.evaluate", f"--workdir={trained}", "--episodes=1000000", f"--output_dir={out}"
     )
-    wait_for_text(log, "1000000 episodes", process)
-    time.sleep(1.0)  # into the episodes
-    assert _terminate(process) == SIGTERM_STATUS
+    try:
+        wait_for_text(log, "1000000 episodes", process)
+        time.sleep(1.0)  # into the episodes
+        assert _terminate(process) == SIGTERM_STATUS
+    finally:
+        process.kill()  # a failing test leaves no evaluation running (after it ended: a no-op)
+        process.wait()
     output = log.read_text()
     assert "terminated (SIGTERM): evaluation stopped" in output
     assert "Traceback" not in output

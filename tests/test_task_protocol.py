@@ -14,18 +14,18 @@ import pytest
 import tensorflow as tf
 
 from configs.harlow import get_config as harlow_config
-from harlow.agent_builder import AGENT_FIELDS, build_agent
+from harlow.agent.builder import AGENT_FIELDS, build_agent
 from harlow.checkpointing import load_config, read_checkpoint, restore_agent
-from harlow.config_checks import FieldCheck
-from harlow.config_files import load_config_file
-from harlow.config_validation import validate_config
+from harlow.config.checks import FieldCheck
+from harlow.config.files import load_config_file
+from harlow.config.validation import validate_config
 from harlow.evaluation import evaluate_checkpoint, evaluate_stages
 from harlow.harlow_task import env as harlow_env
+from harlow.learner.rollout import Actor
+from harlow.learner.trainer import train
 from harlow.observation_spec import IMAGE, ONE_HOT, ObservationPart, ObservationSpec
-from harlow.rollout import Actor
 from harlow.task import Lazy, StageReport, Task
 from harlow.tasks import TASKS, get_task
-from harlow.trainer import train
 from harlow.two_step import env as two_step_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +98,7 @@ def test_the_agent_fields_are_those_of_the_conv_configs():
 
 def test_validating_a_config_imports_no_tensorflow():
     code = (
-        "import sys; from harlow.config_validation import validate_config; "
+        "import sys; from harlow.config.validation import validate_config; "
         "from configs.harlow import get_config; validate_config(get_config()); "
         "print(sorted(m for m in ('tensorflow', 'matplotlib') if m in sys.modules))"
     )

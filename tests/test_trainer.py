@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from harlow import trainer
 from harlow.checkpointing import all_checkpoints, load_config
+from harlow.learner import trainer
 from harlow.run_progress import read_progress
 
 

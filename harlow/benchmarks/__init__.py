@@ -2,7 +2,7 @@
 
 One module per benchmark; each has ``run(options) -> bool`` (whether its targets hold)
 and writes ``<workdir>/<name>_benchmark.json``. The ones that train or time training
-build it with the trainer's own set-up (``harlow.trainer.training_setup``), so they
+build it with the trainer's own set-up (``harlow.learner.trainer.training_setup``), so they
 measure what ``harlow.train`` runs.
 
 This package imports nothing heavy: ``BENCHMARKS`` describes each benchmark, and its

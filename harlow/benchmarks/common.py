@@ -13,8 +13,8 @@ from pathlib import Path
 import ml_collections
 
 from harlow.atomic_io import atomic_write_text
-from harlow.config_files import load_config_file
-from harlow.config_overrides import apply_overrides
+from harlow.config.files import load_config_file
+from harlow.config.overrides import apply_overrides
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

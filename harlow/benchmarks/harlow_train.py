@@ -1,7 +1,7 @@
 """Where Harlow training time goes, on the layout training uses.
 
 The environments, agent, learner and actor are the trainer's own
-(``harlow.trainer.training_setup``), so ``config.env.num_workers`` is honoured: with
+(``harlow.learner.trainer.training_setup``), so ``config.env.num_workers`` is honoured: with
 worker processes the environments' seconds are those the trainer waits for them
 (``env``), as the backend and vision pipeline run in the workers and cannot be told
 apart from here; in this process (``num_workers=0``) they split into ``backend``
@@ -21,7 +21,7 @@ from harlow.benchmarks.common import Options, load_config, write_report
 
 def profile_training(config: ml_collections.ConfigDict, updates: int) -> dict[str, float]:
     """Runs ``updates`` A2C updates as training does; returns rates and time shares."""
-    from harlow.trainer import training_setup
+    from harlow.learner.trainer import training_setup
 
     length = config.train.unroll_length
     with training_setup(config) as training:

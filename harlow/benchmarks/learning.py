@@ -32,7 +32,7 @@ def startup_seconds() -> float:
     """Seconds this process took to get here with the training stack imported, as a
     ``harlow.train`` process does before it trains."""
     start = time.perf_counter()
-    import harlow.trainer  # noqa: F401 - TensorFlow, Keras and the training stack
+    import harlow.learner.trainer  # noqa: F401 - TensorFlow, Keras and the training stack
 
     since_start = seconds_since_process_start()
     return since_start if since_start is not None else time.perf_counter() - start
@@ -45,7 +45,7 @@ def train_and_test(
     ``<workdir>/<name>__seed<N>`` (removed first with ``options.fresh``), then tests the
     last checkpoint on ``episodes`` episodes (report in its ``eval`` folder)."""
     from harlow.evaluation import evaluate_checkpoint
-    from harlow.trainer import train
+    from harlow.learner.trainer import train
 
     for seed in options.seeds:
         config = ml_collections.ConfigDict(base.to_dict())

@@ -33,16 +33,16 @@ EPISODES = 300  # test episodes per seed
 
 def measure_throughput(config: ml_collections.ConfigDict, updates: int) -> dict[str, float]:
     """Env steps/s of training, split into acting and learning (unless one call does
-    both, ``harlow.act_and_learn``), and the pure LSTM cost.
+    both, ``harlow.learner.act_and_learn``), and the pure LSTM cost.
 
-        Training is ``harlow.trainer``'s own set-up and update step. The pure cost is a
+        Training is ``harlow.learner.trainer``'s own set-up and update step. The pure cost is a
         compiled forward+backward pass of the same agent unroll on a segment of the same
         shape, with no environment, no sampling and no optimizer. The two alternate, update
         by update, so that a machine shared with other work slows both alike.
     """
     import tensorflow as tf
 
-    from harlow.trainer import training_setup
+    from harlow.learner.trainer import training_setup
 
     length = config.train.unroll_length
     steps = config.train.num_envs * length

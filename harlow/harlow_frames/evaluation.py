@@ -27,7 +27,7 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from harlow.agent import ActorCritic
+from harlow.agent.network import ActorCritic
 from harlow.atomic_io import atomic_write_text
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_frames.env import LEVEL_EPISODE_SECONDS
@@ -42,8 +42,8 @@ from harlow.harlow_frames.records import (
 from harlow.harlow_task import evaluation as trial_evaluation
 from harlow.harlow_task import plots
 from harlow.harlow_task.env import dataset_path
+from harlow.learner.rollout import Actor
 from harlow.progress import progress_bar
-from harlow.rollout import Actor
 from harlow.signals import raise_if_interrupted
 
 GAZE_EPISODES = 4  # episodes in the gaze plot: the first of as many environments

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from harlow.config_checks import FieldCheck, at_least, boolean, in_range, one_of
+from harlow.config.checks import FieldCheck, at_least, boolean, in_range, one_of
 from harlow.datasets.manifest import SPLITS
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_task.task import evaluation_name

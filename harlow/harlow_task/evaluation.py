@@ -8,12 +8,12 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from harlow.agent import ActorCritic
+from harlow.agent.network import ActorCritic
 from harlow.atomic_io import atomic_write_text
 from harlow.harlow_task import analysis, plots
 from harlow.harlow_task import env as harlow_env
+from harlow.learner.rollout import Actor
 from harlow.progress import progress_bar
-from harlow.rollout import Actor
 from harlow.signals import raise_if_interrupted
 
 _COLUMNS = ("choice", "correct_side", "reward", "left_id", "right_id", "timeouts")

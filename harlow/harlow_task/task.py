@@ -7,7 +7,7 @@ from pathlib import Path
 
 import ml_collections
 
-from harlow.config_checks import (
+from harlow.config.checks import (
     FieldCheck,
     at_least,
     boolean,

@@ -18,7 +18,7 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from harlow.config_checks import FieldCheck, one_of
+from harlow.config.checks import FieldCheck, one_of
 from harlow.psychlab.dmlab_workers import WorkerPool
 
 EXECUTORS = ("processes", "ray")

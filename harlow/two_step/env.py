@@ -13,7 +13,7 @@ Contract (one docstring, as promised):
     trial's record: ``trial`` (0-based index), ``first_action``, ``common``,
     ``second_state`` (0 for S2, 1 for S3), ``rewarded`` and ``good_state``.
   * ``tf_step(actions)`` is the same step on tensors, for a compiled acting loop
-    (``harlow.rollout.Actor.collect`` steps the environment inside its graph):
+    (``harlow.learner.rollout.Actor.collect`` steps the environment inside its graph):
     ``(observation, reward, done)``. ``step`` calls it, so there is one copy of the
     task's logic, and both advance the same state and the same random stream: a seed
     gives the same episodes whichever of them steps.

@@ -12,9 +12,9 @@ from pathlib import Path
 import ml_collections
 import numpy as np
 
-from harlow.agent import ActorCritic
+from harlow.agent.network import ActorCritic
 from harlow.atomic_io import atomic_write_text
-from harlow.rollout import Actor
+from harlow.learner.rollout import Actor
 from harlow.signals import raise_if_interrupted
 from harlow.two_step import analysis, plots
 from harlow.two_step.task import make_env

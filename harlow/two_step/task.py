@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from harlow.config_checks import at_least, probability
+from harlow.config.checks import at_least, probability
 from harlow.observation_spec import ObservationSpec
 from harlow.task import Lazy, Task
 from harlow.two_step.env import NUM_ACTIONS, OBSERVATION_SPEC, BatchedTwoStep, TwoStepParams

@@ -15,8 +15,8 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-from harlow.a2c import Segment
-from harlow.agent import ActorCritic, AgentOutput, LSTMState
+from harlow.agent.network import ActorCritic, AgentOutput, LSTMState
+from harlow.learner.a2c import Segment
 
 
 class BatchedEnv(Protocol):
@@ -258,7 +258,7 @@ class Actor:
         """``length`` steps of policy, sampling and ``env.tf_step``, for a ``tf.function``.
 
         Returns the segment, the agent's outputs at its ``length`` steps (``[T, B]``; a
-        learner can differentiate through them, see ``harlow.act_and_learn``) and the
+        learner can differentiate through them, see ``harlow.learner.act_and_learn``) and the
         carry after the last step. With ``python_loop`` the steps are written into the
         graph (fastest for the graph executor), otherwise they run in a while loop (what
         XLA compiles quickly).

@@ -9,7 +9,7 @@ task's parameters, the loss, the seed) would make the checkpoint mean something 
 and is refused. Fields added to (or removed from) the configs since the run started are
 logged, not refused: the run's ``config.json`` cannot have them, and the code reading a
 config keeps the old behaviour for a field it lacks.
-Evaluation refuses the fields that shape the agent (``harlow.agent_builder.AGENT_FIELDS``
+Evaluation refuses the fields that shape the agent (``harlow.agent.builder.AGENT_FIELDS``
 and the task's ``Task.model_fields``) and those that change what its inputs mean
 (``Task.input_meaning_fields``).
 """

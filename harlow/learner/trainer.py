@@ -19,10 +19,8 @@ import tensorflow as tf
 from absl import logging
 from tqdm import tqdm
 
-from harlow.a2c import A2CLearner, make_optimizer
-from harlow.act_and_learn import ActAndLearn, can_act_and_learn
-from harlow.agent import ActorCritic
-from harlow.agent_builder import build_agent
+from harlow.agent.builder import build_agent
+from harlow.agent.network import ActorCritic
 from harlow.checkpointing import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -31,10 +29,12 @@ from harlow.checkpointing import (
     remove_interrupted_saves,
     save_config,
 )
-from harlow.config_changes import Change, check_resume_changes
-from harlow.config_validation import validate_config
+from harlow.config.changes import Change, check_resume_changes
+from harlow.config.validation import validate_config
+from harlow.learner.a2c import A2CLearner, make_optimizer
+from harlow.learner.act_and_learn import ActAndLearn, can_act_and_learn
+from harlow.learner.rollout import ActingTime, Actor, BatchedEnv
 from harlow.progress import progress_bar
-from harlow.rollout import ActingTime, Actor, BatchedEnv
 from harlow.run_progress import RunProgress, progress_path, write_progress
 from harlow.signals import raise_if_interrupted
 from harlow.task import Task
@@ -179,7 +179,7 @@ def train(
     there, if the workdir cannot be written, or if saving the config or a checkpoint
     fails, e.g. on a full disk: the last checkpoint is kept whole). A resume applies
     changed schedule fields and refuses other changes with a ``ValueError`` naming them
-    (see ``harlow.config_changes``).
+    (see ``harlow.config.changes``).
     """
     validate_config(config)
     workdir = checked_workdir(workdir)

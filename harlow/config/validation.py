@@ -10,7 +10,7 @@ from typing import Any
 
 import ml_collections
 
-from harlow.config_checks import (
+from harlow.config.checks import (
     FieldCheck,
     at_least,
     boolean,

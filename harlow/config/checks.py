@@ -1,6 +1,6 @@
 """The words config checks are written in: a field, its test, and what it must be.
 
-``harlow.config_validation`` applies the checks every task shares and those each task
+``harlow.config.validation`` applies the checks every task shares and those each task
 declares (``Task.checks``); an error reads "config.<field> must be <requirement>, got X".
 """
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import keras
 import tensorflow as tf
 
-from harlow.agent import ActorCritic, AgentOutput, LSTMState
+from harlow.agent.network import ActorCritic, AgentOutput, LSTMState
 
 
 class Segment(NamedTuple):

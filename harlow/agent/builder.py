@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from harlow.agent import ActorCritic, PatchEncoderSpec
+from harlow.agent.network import ActorCritic, PatchEncoderSpec
 from harlow.observation_spec import ObservationSpec
 from harlow.tasks import get_task
 

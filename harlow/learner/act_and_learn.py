@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from harlow.a2c import A2CLearner
-from harlow.agent import AgentOutput, LSTMState
-from harlow.rollout import Actor
+from harlow.agent.network import AgentOutput, LSTMState
+from harlow.learner.a2c import A2CLearner
+from harlow.learner.rollout import Actor
 
 
 def can_act_and_learn(actor: Actor) -> bool:
