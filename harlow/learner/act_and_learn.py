@@ -59,24 +59,13 @@ class ActAndLearn:
         return metrics
 
     def _act_and_learn(
-        self,
-        observation: tf.Tensor,
-        prev_action: tf.Tensor,
-        prev_reward: tf.Tensor,
-        first: tf.Tensor,
-        state: LSTMState,
-        length: int,
+        self, *carry: tf.Tensor | LSTMState, length: int
     ) -> tuple[dict[str, tf.Tensor], tuple, tf.Tensor, tf.Tensor]:
+        """``carry`` as ``Actor.carry``: the inputs of the segment's first step."""
         agent = self.actor.agent
         with tf.GradientTape() as tape:
             segment, outputs, carry = self.actor.tf_rollout(
-                observation,
-                prev_action,
-                prev_reward,
-                first,
-                state,
-                length=length,
-                python_loop=not self.learner.jit_compile,
+                *carry, length=length, python_loop=not self.learner.jit_compile
             )
             bootstrap, _ = agent.step(*carry)  # the value after the last step
             output = AgentOutput(
