@@ -209,6 +209,44 @@ def test_untrained_agent_is_at_chance_and_the_report_is_written(tmp_path):
     assert (tmp_path / "seeds.png").stat().st_size > 0
 
 
+def _rewarded_lefts_per_episode(env, episodes: int) -> list[int]:
+    """Plays random choices; how many trials of each finished episode rewarded the left."""
+    rng = np.random.default_rng(0)
+    env.reset()
+    lefts, current = [], np.zeros(env.num_envs, int)
+    trials = np.zeros(env.num_envs, int)
+    while len(lefts) < episodes:
+        _, _, dones, info = env.step(rng.integers(0, 2, env.num_envs))
+        current += info["correct_side"] == 0
+        trials += 1
+        for e in np.flatnonzero(dones):
+            assert trials[e] == 6
+            lefts.append(int(current[e]))
+            current[e] = trials[e] = 0
+    return lefts
+
+
+def test_unbalanced_sides_draw_each_trial_and_evaluation_plays_the_levels():
+    config = tiny_config()
+    env = make_env(config, 4, seed=0)
+    try:
+        assert set(_rewarded_lefts_per_episode(env, 40)) == {3}  # the level's rule
+    finally:
+        env.close()
+    config.env.balanced_sides = False
+    env = make_env(config, 4, seed=0)
+    try:
+        assert len(set(_rewarded_lefts_per_episode(env, 40))) > 2  # each trial on its own
+    finally:
+        env.close()
+    agent = ActorCritic(observation_size=6, num_actions=2, lstm_units=8, seed=0)
+    table = collect_trials(agent, config, 12, seed=3, greedy=False, split="heldout")
+    assert ((table.correct_side == 0).sum(axis=1) == 3).all()
+    config.env.backend = "dmlab"
+    with pytest.raises(ValueError, match="config.env.balanced_sides=False needs"):
+        make_env(config, 2, seed=0)
+
+
 def test_training_profile_accounts_for_the_time():
     from harlow.benchmarks.harlow_train import profile_training
 

@@ -32,7 +32,7 @@ import ml_collections
 import numpy as np
 
 from harlow.datasets.manifest import SPLITS
-from harlow.harlow_task.env import build_screen, dataset_path, worker_groups
+from harlow.harlow_task.env import balanced_sides, build_screen, dataset_path, worker_groups
 from harlow.observation_spec import IMAGE, ObservationPart, ObservationSpec
 from harlow.psychlab.dmlab import (
     HarlowLevelSettings,
@@ -88,12 +88,6 @@ def spec_from_config(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     env = config.env
-    balanced_sides = env.get("balanced_sides", True)
-    if not balanced_sides and env.backend != "simulator":
-        raise ValueError(
-            "config.env.balanced_sides=False needs config.env.backend='simulator': DeepMind "
-            "Lab's level rewards the left image in exactly half of the trials"
-        )
     return FrameEnvSpec(
         num_envs=num_envs,
         seed=seed,
@@ -108,7 +102,7 @@ def spec_from_config(
         episode_length_seconds=episode_length_seconds,
         run_num_envs=run_num_envs,
         first_env=first_env,
-        balanced_sides=balanced_sides,
+        balanced_sides=balanced_sides(config),
     )
 
 

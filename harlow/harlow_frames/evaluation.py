@@ -41,7 +41,7 @@ from harlow.harlow_frames.records import (
 )
 from harlow.harlow_task import evaluation as trial_evaluation
 from harlow.harlow_task import plots
-from harlow.harlow_task.env import dataset_path
+from harlow.harlow_task.env import dataset_path, with_level_sides
 from harlow.learner.rollout import Actor
 from harlow.progress import progress_bar
 from harlow.signals import raise_if_interrupted
@@ -52,9 +52,8 @@ GAZE_EPISODES = 4  # episodes in the gaze plot: the first of as many environment
 def _evaluation_config(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """``config`` with the level's spawn range from the first episode (no curriculum) and
     the level's sides (half of the trials reward the left image)."""
-    config = config.copy_and_resolve_references()
+    config = with_level_sides(config)
     config.env.spawn_curriculum_steps = 0
-    config.env.balanced_sides = True
     return config
 
 

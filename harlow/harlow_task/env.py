@@ -13,6 +13,11 @@ environment draws its episodes from streams keyed by the seed and its global ind
 (the simulator's per-environment generators, DeepMind Lab's per-Lab reset seeds). The
 same seed gives the same trials with 0, 1 or 2 workers.
 
+``config.env.balanced_sides`` (optional, default True) is the level's rule: the rewarded
+image is on the left in exactly half of an episode's trials, so the sides rewarded so far
+foretell the next ones. With False (simulator only), each training trial draws its side on
+its own, so that only the images tell; evaluation always plays the level's rule.
+
 This module imports no TensorFlow, so worker processes start quickly.
 """
 
@@ -73,6 +78,7 @@ class TrialEnvSpec:
     max_frames_per_trial: int
     dmlab_episodes_per_reset: int = 1
     room_jitter: float = 0.0
+    balanced_sides: bool = True  # the level's rule; False: each trial's side on its own
     # Global index in the run of this group's first environment: with ``seed`` it keys
     # each environment's random streams (0: specs made before the field existed).
     first_env: int = 0
@@ -81,6 +87,26 @@ class TrialEnvSpec:
 def dataset_path(config: ml_collections.ConfigDict) -> Path:
     """The dataset folder of ``config.dataset`` (the bundled faces when empty)."""
     return Path(config.dataset) if config.dataset else default_dataset_path()
+
+
+def balanced_sides(config: ml_collections.ConfigDict) -> bool:
+    """``config.env.balanced_sides`` (optional, default True: the level's rule, the rewarded
+    image on the left in exactly half of an episode's trials); False, each trial's side
+    drawn on its own, is for the simulator only: raises ``ValueError`` on DeepMind Lab."""
+    balanced = config.env.get("balanced_sides", True)
+    if not balanced and config.env.backend != "simulator":
+        raise ValueError(
+            "config.env.balanced_sides=False needs config.env.backend='simulator': DeepMind "
+            "Lab's level rewards the left image in exactly half of the trials"
+        )
+    return balanced
+
+
+def with_level_sides(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """``config`` with the level's sides (``balanced_sides`` True): what evaluation plays."""
+    config = config.copy_and_resolve_references()
+    config.env.balanced_sides = True
+    return config
 
 
 def spec_from_config(
@@ -109,6 +135,7 @@ def spec_from_config(
         # Runs saved before the field existed played the stock level: one per reset.
         dmlab_episodes_per_reset=env.get("dmlab_episodes_per_reset", 1),
         room_jitter=env.get("room_jitter", 0.0),
+        balanced_sides=balanced_sides(config),
         first_env=first_env,
     )
 
@@ -186,7 +213,11 @@ def build_trial_env(spec: TrialEnvSpec) -> SaccadeWrapper:
     """The backend, observer and ``SaccadeWrapper`` of ``spec``, in this process."""
     backend = build_screen(
         spec,
-        {"spawn_yaw_range_deg": spec.spawn_yaw_range_deg, "room_jitter": spec.room_jitter},
+        {
+            "spawn_yaw_range_deg": spec.spawn_yaw_range_deg,
+            "room_jitter": spec.room_jitter,
+            "balanced_sides": spec.balanced_sides,
+        },
         HarlowLevelSettings(episodes_per_reset=spec.dmlab_episodes_per_reset),
     )
     return SaccadeWrapper(backend, _observer(spec), spec.max_frames_per_trial)

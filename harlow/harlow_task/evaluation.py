@@ -28,9 +28,10 @@ def collect_trials(
     split: str,
     show_progress: bool | None = None,
 ) -> analysis.TrialTable:
-    """Plays ``episodes`` whole episodes on ``split`` with frozen weights; records every trial."""
+    """Plays ``episodes`` whole episodes of the level (its sides, whatever training drew) on
+    ``split`` with frozen weights; records every trial."""
     num_envs = min(config.eval.num_envs, episodes)
-    env = harlow_env.make_env(config, num_envs, seed, split)
+    env = harlow_env.make_env(harlow_env.with_level_sides(config), num_envs, seed, split)
     finished: dict[str, list[np.ndarray]] = {key: [] for key in _COLUMNS}
     current = [{key: [] for key in _COLUMNS} for _ in range(num_envs)]
     done_episodes = 0

@@ -55,6 +55,7 @@ OPTIONAL_CHECKS = (
     boolean("agent.conv_layer_norm"),
     at_least("env.dmlab_episodes_per_reset", 1),
     in_range("env.room_jitter", 0, MAX_ROOM_JITTER),
+    boolean("env.balanced_sides"),
     *EXECUTOR_CHECKS,
 )
 
@@ -111,8 +112,14 @@ TASK = Task(
     # Per-episode ids (first image seen = 0) or per-dataset ids: same one-hot size,
     # another meaning.
     input_meaning_fields=("env.id_scope",),
-    # Worker processes and Lab resets change how fast episodes come, not what they are.
-    resumable_fields=("env.num_workers", "env.dmlab_episodes_per_reset", *EXECUTOR_FIELDS),
+    # Worker processes and Lab resets change how fast episodes come, not what they are;
+    # the sides rule changes what training plays, not what the agent is.
+    resumable_fields=(
+        "env.num_workers",
+        "env.dmlab_episodes_per_reset",
+        "env.balanced_sides",
+        *EXECUTOR_FIELDS,
+    ),
     evaluation_name=evaluation_name,
     evaluate=Lazy(_EVALUATION, "evaluate"),
     eval_scalars=eval_scalars,
