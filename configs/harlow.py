@@ -46,6 +46,10 @@ def get_config() -> ml_collections.ConfigDict:
     # and gamma exp(+-this); 0 draws the measured ones. Whole-frame agents need it to work on
     # DeepMind Lab's frames (configs/harlow_pixels.py).
     config.env.room_jitter = 0.0
+    # The level's rule: the rewarded image on the left in exactly half of an episode's
+    # trials. False (simulator only) draws each training trial's side on its own, so that
+    # counting sides pays nothing; evaluation always plays the level's rule.
+    config.env.balanced_sides = True
     config.env.split = "train"  # images the agent trains on
 
     config.agent = ml_collections.ConfigDict()
