@@ -37,6 +37,12 @@ def get_config() -> ml_collections.ConfigDict:
     # only): each trial's side on its own, so only the images tell; evaluation plays the
     # level's rule.
     config.env.balanced_sides = True
+    # A fovea: the frame's centre this many pixels square (of frame_size), resampled to
+    # observation_size, beside the whole frame (0: none).
+    config.env.fovea_size = 0
+    # Also show the chosen half of the previous choice's onset frame (the images' first
+    # frame of that trial, the half not chosen blanked), as the pixels mode's show_chosen.
+    config.env.show_chosen = False
     config.env.num_workers = 2
     # Where the workers run: "processes" on this machine, or "ray": one Ray actor per
     # worker (pip install -e '.[ray]') on the cluster at ray_address ('' a private local

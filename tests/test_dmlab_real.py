@@ -228,3 +228,82 @@ def test_trials_on_ray_actors_equal_local_workers_on_the_real_level(deepmind_lab
         np.testing.assert_array_equal(expected, actual)
     assert set(local[2].tolist()) <= {6.0, -4.0}  # fixation +1 and the choice's +-5
     assert set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")) == before
+
+
+class _KeepsFrames:
+    """A screen environment that keeps the RGB frames it last returned (for a controller)."""
+
+    def __init__(self, screen) -> None:
+        self.screen = screen
+        self.num_envs, self.height, self.width = screen.num_envs, screen.height, screen.width
+        self.frames = None
+
+    def reset(self):
+        self.frames = self.screen.reset()
+        return self.frames
+
+    def step(self, actions):
+        self.frames, *rest = self.screen.step(actions)
+        return (self.frames, *rest)
+
+    def close(self):
+        self.screen.close()
+
+
+def _look_move_towards(frame: np.ndarray, moves, side: int) -> int:
+    """The yaw move that turns the gaze closest to the cross, else to the image on ``side``
+    (0 left, 1 right)."""
+    from harlow.psychlab.screen_env import DEGREES_PER_LOOK_UNIT
+    from preprocessing.locate import locate
+
+    found = locate(frame)
+    image = found.left if side == 0 else found.right
+    if found.cross_center is not None:
+        x = found.cross_center[0]
+    elif image is not None:
+        x = image.x + image.width / 2
+    else:
+        return 0
+    half_width = frame.shape[1] / 2  # a 90-degree field of view: tan(45) = 1
+    units = np.degrees(np.arctan((x - half_width) / half_width)) / DEGREES_PER_LOOK_UNIT
+    return int(np.argmin([abs(units - yaw) for yaw, _ in moves.moves]))
+
+
+def test_the_chosen_view_is_the_chosen_half_of_the_onset_frame_on_the_real_level(
+    deepmind_lab, fixtures, private_tmp
+):
+    """The frame-level show_chosen on the engine: after each choice (left, then right, then
+    left), the view held is the images' first frame of the trial (the one before the
+    fixation reward's) with the half not chosen blanked; its other half shows the image."""
+    from harlow.psychlab.frame_env import FrameHarlowEnv
+
+    screen = _KeepsFrames(DmlabHarlowEnv(1, _dataset(fixtures), list(range(1, 25)), seed=2))
+    env = FrameHarlowEnv(screen, size=28, grayscale=True, show_chosen=True)
+    view, half = 28 * 28, 14
+    try:
+        before_previous = previous = env.reset()[0, :view]
+        onset = cross = None
+        checked = []
+        for _ in range(300):
+            side = len(checked) % 2
+            action = _look_move_towards(screen.frames[0], env.look_moves, side)
+            observation, reward, _, info = env.step(np.array([action]))
+            frame, chosen = observation[0, :view], observation[0, -view:]
+            if reward[0] == 1.0:  # the fixation reward: the frame before showed the images,
+                onset, cross = previous, before_previous  # the one before, the cross alone
+            if info["choices"][0]:
+                checked.append((side, onset, cross, chosen))
+                if len(checked) == 3:
+                    break
+            before_previous, previous = previous, frame
+    finally:
+        env.close()
+    assert len(checked) == 3
+    for side, onset, cross, chosen in checked:
+        left, right = slice(0, half), slice(half, 28)
+        kept, blanked = (left, right) if side == 0 else (right, left)
+        onset, cross, chosen = (a.reshape(28, 28) for a in (onset, cross, chosen))
+        assert not chosen[:, blanked].any()
+        np.testing.assert_array_equal(chosen[:, kept], onset[:, kept])
+        assert (np.abs(chosen[:, kept] - cross[:, kept]) > 0.1).sum() >= 8  # the image
+    assert os.listdir(private_tmp) == []

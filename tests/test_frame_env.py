@@ -185,3 +185,102 @@ def test_images_sit_about_163_look_units_beside_the_cross():
         math.degrees(math.atan(0.25 * render.SCREEN_WIDTH_OVER_DISTANCE)) / DEGREES_PER_LOOK_UNIT
     )
     assert abs(units - 160) < 62 / 2
+
+
+def test_the_fovea_is_the_frames_centre_and_the_frame_comes_first():
+    twin = BatchedHarlowSimulator(2, _images(), [1, 2, 3, 4, 5, 6], seed=5)
+    env = _env(num_envs=2, seed=5, size=16, grayscale=True, fovea_size=16)
+    assert env.observation_size == 2 * 16 * 16
+    rng = np.random.default_rng(0)
+    observations, frames = [env.reset()], [twin.reset()]
+    for _ in range(5):
+        actions = rng.integers(0, len(DEFAULT_LOOK_MOVES), 2)
+        observations.append(env.step(actions)[0])
+        frames.append(twin.step(env.look_moves.lab_actions(actions))[0])
+    for observation, frame in zip(observations, frames, strict=True):
+        whole, fovea = observation.reshape(2, 2, 16 * 16).transpose(1, 0, 2)
+        np.testing.assert_array_equal(whole, downsample_frames(frame, 16, grayscale=True))
+        top, left = (frame.shape[1] - 16) // 2, (frame.shape[2] - 16) // 2
+        centre = np.ascontiguousarray(frame[:, top : top + 16, left : left + 16])
+        np.testing.assert_array_equal(fovea, downsample_frames(centre, 16, grayscale=True))
+
+
+def _chosen_half(onset: np.ndarray, side: int, size: int) -> np.ndarray:
+    """``onset`` views [N, size * size] with the half of ``side`` (0 left, 1 right) kept."""
+    views = onset.reshape(-1, size, size).copy()
+    if side == 0:
+        views[:, :, size - size // 2 :] = 0.0
+    else:
+        views[:, :, : size // 2] = 0.0
+    return views.reshape(len(onset), -1)
+
+
+@pytest.mark.parametrize("fovea_size", [0, 24])
+def test_the_chosen_view_is_the_onset_frames_chosen_half_until_the_next_choice(fovea_size):
+    env = _env(num_envs=3, seed=1, size=12, grayscale=True, fovea_size=fovea_size)
+    chosen_env = _env(
+        num_envs=3, seed=1, size=12, grayscale=True, fovea_size=fovea_size, show_chosen=True
+    )
+    view = 12 * 12
+    plain = env.reset()
+    observation = chosen_env.reset()
+    assert observation.shape == (3, plain.shape[1] + view)
+    np.testing.assert_array_equal(observation[:, -view:], 0.0)
+    info = _first_info(env)
+    _first_info(chosen_env)
+    rng = np.random.default_rng(0)
+    choose_correct = rng.random(3) < 0.5
+    onset = np.zeros((3, view), np.float32)
+    held = np.zeros((3, view), np.float32)
+    previous = plain
+    sides_chosen: set[int] = set()
+    episodes = 0
+    for _ in range(400):
+        actions = _scripted_moves(info, env.look_moves, choose_correct)
+        now, rewards, dones, info = env.step(actions)
+        observation, _, chosen_dones, _ = chosen_env.step(actions)
+        np.testing.assert_array_equal(observation[:, : now.shape[1]], now)
+        np.testing.assert_array_equal(chosen_dones, dones)
+        for i in np.flatnonzero(info["choices"]):
+            side = int(info["choice_side"][i])  # the simulator's own record of the side
+            held[i] = _chosen_half(onset[i : i + 1], side, 12)[0]
+            sides_chosen.add(side)
+            choose_correct[i] = rng.random() < 0.5
+        # The fixation reward comes one frame after the images appear, gaze on the cross.
+        fixated = rewards == 1.0
+        onset[fixated] = previous[fixated, :view]
+        held[dones] = 0.0  # a new episode has no choice yet
+        onset[dones] = 0.0
+        np.testing.assert_array_equal(observation[:, -view:], held)
+        episodes += dones.sum()
+        previous = now
+    assert sides_chosen == {0, 1} and episodes >= 3
+    assert held.any()
+
+
+def test_the_chosen_half_follows_the_side_the_gaze_took_with_repeated_actions():
+    # A scripted gaze with one move in three random: it wanders, overshoots and turns back.
+    env = _env(num_envs=4, seed=2, size=16, grayscale=True, action_repeat=4, show_chosen=True)
+    env.reset()
+    info = _first_info(env)
+    rng = np.random.default_rng(1)
+    choose_correct = rng.random(4) < 0.5
+    checked = 0
+    for _ in range(600):
+        actions = _scripted_moves(info, env.look_moves, choose_correct)
+        wander = rng.random(4) < 1 / 3
+        actions[wander] = rng.integers(0, env.num_actions, wander.sum())
+        observation, _, dones, info = env.step(actions)
+        for i in np.flatnonzero(info["choices"] & ~dones):  # a last choice starts an episode
+            chosen = observation[i, -16 * 16 :].reshape(16, 16)
+            blanked = chosen[:, 8:] if info["choice_side"][i] == 0 else chosen[:, :8]
+            kept = chosen[:, :8] if info["choice_side"][i] == 0 else chosen[:, 8:]
+            assert not blanked.any() and kept.any()
+            choose_correct[i] = rng.random() < 0.5
+            checked += 1
+    assert checked >= 30
+
+
+def test_a_fovea_larger_than_the_frame_is_refused():
+    with pytest.raises(ValueError, match="fovea_size must be 0 or in"):
+        _env(num_envs=1, fovea_size=1000)

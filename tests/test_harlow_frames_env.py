@@ -57,6 +57,22 @@ def test_observations_are_the_specs_grayscale_frames():
     assert build_agent(config).observation_size == spec.size
 
 
+def test_a_fovea_and_the_chosen_view_follow_the_frame_and_reach_the_agent():
+    config = _config(fovea_size=16, show_chosen=True)
+    validate_config(config)
+    spec = get_task("harlow_frames").observation_spec(config)
+    assert [part.name for part in spec.parts] == ["frame", "fovea", "chosen"]
+    assert spec.image_layout() == (3, 24)
+    config.env.num_workers = 2
+    env = make_env(config, 3, seed=0)
+    observations, _ = _play(env, 2)
+    assert observations.shape == (3, 3, 3 * 24 * 24)
+    assert not observations[..., -24 * 24 :].any()  # no choice yet
+    agent = build_agent(config)
+    assert agent.observation_size == spec.size
+    assert agent.encoder.num_patches == 3
+
+
 def test_results_do_not_depend_on_worker_processes():
     in_process = make_env(_config(), 4, seed=7)
     workers = make_env(_config(num_workers=2), 4, seed=7)
@@ -118,6 +134,8 @@ def test_workers_forward_the_curriculums_start():
         ("action_repeat", 0, r"config.env.action_repeat must be in \[1, 60\]"),
         ("spawn_curriculum_steps", -1, "config.env.spawn_curriculum_steps must be >= 0"),
         ("backend", "unity", "config.env.backend must be 'simulator' or 'dmlab'"),
+        ("fovea_size", -1, r"config.env.fovea_size must be in \[0, "),
+        ("fovea_size", 64, "config.env.fovea_size=64 exceeds config.env.frame_size=48"),
     ],
 )
 def test_bad_frame_settings_name_the_field(field, value, message):

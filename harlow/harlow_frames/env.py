@@ -66,12 +66,22 @@ class FrameEnvSpec:
     run_num_envs: int  # environments of the whole run: each step is that many env steps
     first_env: int = 0
     balanced_sides: bool = True  # the level's rule; False: each trial's side on its own
+    fovea_size: int = 0  # also the frame's centre this many pixels square (0: none)
+    show_chosen: bool = False  # also the view before the episode's latest choice ended
 
 
 def observation_spec(config: ml_collections.ConfigDict) -> ObservationSpec:
-    """The grayscale frame the agent sees, ``observation_size`` pixels square."""
+    """The grayscale frame the agent sees, ``observation_size`` pixels square; with
+    ``config.env.fovea_size`` then its centre (the fovea); with ``config.env.show_chosen``
+    then the view (fovea, or frame) before the episode's latest choice ended. Each image
+    is ``observation_size`` square."""
     size = config.env.observation_size
-    return ObservationSpec((ObservationPart("frame", (size, size), IMAGE),))
+    names = ["frame"]
+    if config.env.get("fovea_size", 0):
+        names.append("fovea")
+    if config.env.get("show_chosen", False):
+        names.append("chosen")
+    return ObservationSpec(tuple(ObservationPart(name, (size, size), IMAGE) for name in names))
 
 
 def spec_from_config(
@@ -103,6 +113,8 @@ def spec_from_config(
         run_num_envs=run_num_envs,
         first_env=first_env,
         balanced_sides=balanced_sides(config),
+        fovea_size=env.get("fovea_size", 0),
+        show_chosen=env.get("show_chosen", False),
     )
 
 
@@ -174,7 +186,12 @@ def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
         ),
     )
     env = FrameHarlowEnv(
-        screen, size=spec.observation_size, grayscale=True, action_repeat=spec.action_repeat
+        screen,
+        size=spec.observation_size,
+        grayscale=True,
+        action_repeat=spec.action_repeat,
+        fovea_size=spec.fovea_size,
+        show_chosen=spec.show_chosen,
     )
     if spec.backend == "simulator":
         return SpawnYawCurriculum(
@@ -231,7 +248,7 @@ def make_env(
     env = ParallelFrameEnv(
         build_frame_env,
         specs,
-        observation_size=config.env.observation_size**2,
+        observation_size=observation_spec(config).size,
         num_actions=NUM_ACTIONS,
         label="Harlow frame environment",
         death_hint=_WORKER_DEATH_HINT,

@@ -40,12 +40,19 @@ CHECKS = (
 
 
 def check_observation_fits_frame(config: ml_collections.ConfigDict) -> None:
-    """The observation is the frame downsampled: it cannot be larger than the frame."""
+    """The observation is the frame downsampled, the fovea a part of the frame: neither can
+    be larger than the frame."""
     if config.env.observation_size > config.env.frame_size:
         raise ValueError(
             f"config.env.observation_size={config.env.observation_size} exceeds "
             f"config.env.frame_size={config.env.frame_size}: observations are the rendered "
             "frames downsampled"
+        )
+    fovea_size = config.env.get("fovea_size", 0)
+    if fovea_size > config.env.frame_size:
+        raise ValueError(
+            f"config.env.fovea_size={fovea_size} exceeds config.env.frame_size="
+            f"{config.env.frame_size}: the fovea is the centre of the rendered frame"
         )
 
 
@@ -60,14 +67,19 @@ def eval_scalars(summary: dict) -> dict[str, float]:
 TASK = Task(
     name="harlow_frames",
     checks=CHECKS,
-    optional_checks=(boolean("env.balanced_sides"), *EXECUTOR_CHECKS),
+    optional_checks=(
+        boolean("env.balanced_sides"),
+        in_range("env.fovea_size", 0, MAX_FRAME_SIZE),
+        boolean("env.show_chosen"),
+        *EXECUTOR_CHECKS,
+    ),
     combination_checks=(check_observation_fits_frame, check_executor),
     make_env=frames_env.make_env,
     num_actions=frames_env.NUM_ACTIONS,
     steps_per_trial=None,
     trials_per_episode=ProtocolConfig().trials_per_episode,
     observation_spec=frames_env.observation_spec,
-    model_fields=("env.observation_size",),
+    model_fields=("env.observation_size", "env.fovea_size", "env.show_chosen"),
     # The same frames mean another thing at another repeat or frame size.
     input_meaning_fields=("env.action_repeat", "env.frame_size"),
     resumable_fields=(

@@ -11,6 +11,13 @@ summed over those frames: +1 for holding the fixation cross, +5 or -5 for holdin
 rewarded or the other image. Fixating and saccading are the agent's to
 learn, as in Wang et al. (2018).
 
+With ``fovea_size`` the observation also holds a fovea: the centre ``fovea_size`` pixels
+square of the rendered frame, where the gaze rests, resampled to ``size``. With
+``show_chosen`` it then holds the chosen half of the previous choice's onset frame
+(``ChosenHalfMemory``), as the per-trial ``pixels`` mode's ``show_chosen`` does: the
+images' first frame of that trial, with the half of the screen the agent did not choose
+blanked.
+
 Where an episode ends within an action's repeats, the repeats left are no-ops in the next
 episode (its camera is still settling then), so every environment advances by the same
 number of frames per step.
@@ -34,7 +41,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from harlow.psychlab.protocol import NO_SIDE
+from harlow.psychlab.chosen_half import ChosenHalfMemory
+from harlow.psychlab.protocol import NO_SIDE, ProtocolConfig
 from harlow.psychlab.screen_env import ACTION_MAX, ACTION_SIZE, LOOK_PITCH, LOOK_YAW, ScreenEnv
 
 # Look moves (yaw units, pitch units); 1 unit turns the view by 0.1056 degree. The images'
@@ -42,6 +50,8 @@ from harlow.psychlab.screen_env import ACTION_MAX, ACTION_SIZE, LOOK_PITCH, LOOK
 # (+-17 units) wide, each image's +-6.6 degrees (+-62 units). The level spawns the view at
 # pitch 0, level with the cross, so yaw alone reaches the cross and both images: pitch
 # moves would only let a random policy's gaze wander off the screen.
+FIXATION_REWARD = ProtocolConfig().fixation_reward  # the level's +1 for holding the cross
+
 DEFAULT_LOOK_MOVES: tuple[tuple[int, int], ...] = (
     (0, 0),
     (-16, 0),
@@ -121,9 +131,16 @@ class FrameHarlowEnv:
         look_moves: LookMoves | None = None,
         action_repeat: int = 1,
         trials_per_episode: int = 6,
+        fovea_size: int = 0,
+        show_chosen: bool = False,
     ) -> None:
         if not 8 <= size <= 256:
             raise ValueError(f"size must be in [8, 256], got {size}")
+        if fovea_size and not 8 <= fovea_size <= min(screen.height, screen.width):
+            raise ValueError(
+                f"fovea_size must be 0 or in [8, {min(screen.height, screen.width)}] (the "
+                f"rendered frame's smaller side), got {fovea_size}"
+            )
         if action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")
         self.screen = screen
@@ -133,16 +150,39 @@ class FrameHarlowEnv:
         self.action_repeat = action_repeat
         self.num_envs = screen.num_envs
         self.channels = 1 if grayscale else 3
-        self.observation_size = size * size * self.channels
+        self.fovea_size = fovea_size
+        self.show_chosen = show_chosen
+        self.view_size = size * size * self.channels  # values of each image in an observation
+        self.num_views = 1 + bool(fovea_size) + bool(show_chosen)
+        self.observation_size = self.view_size * self.num_views
         self.num_actions = len(self.look_moves)
         self.trials_per_episode = trials_per_episode
         self._noop = np.zeros((self.num_envs, ACTION_SIZE), dtype=np.intc)
         self._trials_done = np.zeros(self.num_envs, np.int32)  # choices in each episode so far
+        self._last_frames: np.ndarray | None = None  # the frames the last step returned
+        self._chosen = ChosenHalfMemory(self.num_envs, size, self.channels)
 
     def reset(self) -> np.ndarray:
         """Starts new episodes everywhere; returns observations [N, observation_size]."""
         self._trials_done[:] = 0
-        return downsample_frames(self.screen.reset(), self.size, self.grayscale)
+        self._last_frames = self.screen.reset()
+        self._chosen.forget(np.ones(self.num_envs, bool))
+        return self._observe(self._last_frames)
+
+    def _fovea(self, frames: np.ndarray) -> np.ndarray:
+        """The centre ``fovea_size`` square of each frame, resampled to ``size``."""
+        height, width = frames.shape[1:3]
+        top, left = (height - self.fovea_size) // 2, (width - self.fovea_size) // 2
+        crops = frames[:, top : top + self.fovea_size, left : left + self.fovea_size]
+        return downsample_frames(np.ascontiguousarray(crops), self.size, self.grayscale)
+
+    def _observe(self, frames: np.ndarray) -> np.ndarray:
+        views = [downsample_frames(frames, self.size, self.grayscale)]
+        if self.fovea_size:
+            views.append(self._fovea(frames))
+        if self.show_chosen:
+            views.append(self._chosen.views)
+        return np.concatenate(views, axis=1) if len(views) > 1 else views[0]
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         """Turns each environment's view by its look move, then holds it still: ``action_repeat``
@@ -155,14 +195,22 @@ class FrameHarlowEnv:
         correct = np.zeros(n, bool)
         frames = info = None
         chosen_side = np.full(n, NO_SIDE, np.int32)
+        if self._last_frames is None:
+            raise RuntimeError("FrameHarlowEnv.step called before reset")
+        frames = self._last_frames
         for repeat in range(self.action_repeat):
             moving = lab_actions if repeat == 0 else self._noop
-            frames, step_rewards, step_dones, info = self.screen.step(
-                np.where(dones[:, None], self._noop, moving)
-            )
+            played = np.where(dones[:, None], self._noop, moving)
+            previous_frames = frames
+            if self.show_chosen:
+                self._chosen.start_frame(played[:, LOOK_YAW])
+            frames, step_rewards, step_dones, info = self.screen.step(played)
             live = ~dones  # environments still in the episode the action was chosen in
             rewards += np.where(live, step_rewards, 0.0).astype(np.float32)
             made, made_correct = choice_outcomes(info)
+            if self.show_chosen:
+                self._note_chosen(previous_frames, live & (step_rewards == FIXATION_REWARD))
+                self._chosen.note_choices(live & made)
             choices += live & made
             correct |= live & made & made_correct
             if "choice_side" in info:
@@ -172,6 +220,8 @@ class FrameHarlowEnv:
         self._trials_done += choices
         timed_out = dones & (self._trials_done < self.trials_per_episode)
         self._trials_done[dones] = 0
+        self._chosen.forget(dones)  # the next observation starts a new episode
+        self._last_frames = frames
         out = {
             "frames": np.full(n, self.action_repeat, np.int32),
             "choices": choices,
@@ -184,8 +234,14 @@ class FrameHarlowEnv:
         for key in ("gaze_x", "gaze_y", "screen_state", "correct_side"):
             if key in info:
                 out[key] = info[key]
-        observations = downsample_frames(frames, self.size, self.grayscale)
-        return observations, rewards, dones, out
+        return self._observe(frames), rewards, dones, out
+
+    def _note_chosen(self, previous_frames: np.ndarray, fixated: np.ndarray) -> None:
+        """Where this frame brought the fixation reward, the frame before showed the images
+        first: ``ChosenHalfMemory`` keeps its view."""
+        if fixated.any():
+            views = downsample_frames(previous_frames[fixated], self.size, self.grayscale)
+            self._chosen.note_onsets(fixated, views)
 
     def close(self) -> None:
         """Closes the screen environments."""
