@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harlow.psychlab.observations import chosen_half
+
 
 class ChosenHalfMemory:
     """Per environment: the look moves played, the latest onset view and the chosen half."""
@@ -54,10 +56,6 @@ class ChosenHalfMemory:
         """Where this frame ended a trial: holds the onset view with the half not chosen
         blanked until the next choice."""
         for env in np.flatnonzero(where):
-            view = self._onset[env].reshape(self.size, self.size, self.channels).copy()
-            half = self.size // 2
-            if self._yaw[1, env] < self._yaw_on_cross[env]:  # the left image
-                view[:, self.size - half :] = 0.0
-            else:
-                view[:, :half] = 0.0
-            self.views[env] = view.ravel()
+            view = self._onset[env].reshape(self.size, self.size, self.channels)
+            side = 0 if self._yaw[1, env] < self._yaw_on_cross[env] else 1  # 0: left image
+            self.views[env] = chosen_half(view, side).ravel()

@@ -193,7 +193,7 @@ class FrameHarlowEnv:
         dones = np.zeros(n, bool)
         choices = np.zeros(n, np.int32)
         correct = np.zeros(n, bool)
-        frames = info = None
+        info = None
         chosen_side = np.full(n, NO_SIDE, np.int32)
         if self._last_frames is None:
             raise RuntimeError("FrameHarlowEnv.step called before reset")

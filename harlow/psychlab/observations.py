@@ -149,6 +149,19 @@ class PatchesObserver:
         return self._memory.compose(env, left, right)
 
 
+def chosen_half(view: np.ndarray, side: int) -> np.ndarray:
+    """A copy of ``view`` ([height, width, ...]) with the half not chosen blanked (zeros):
+    the right half for ``side`` 0 (left), else the left half; an odd middle column is
+    blanked either way."""
+    kept = view.copy()
+    width = view.shape[1]
+    if side == 0:
+        kept[:, width - width // 2 :] = 0.0
+    else:
+        kept[:, : width // 2] = 0.0
+    return kept
+
+
 class PixelsObserver:
     """The whole frame, grayscale, area-resampled to ``size x size``, in [0, 1], flattened.
 
@@ -188,12 +201,8 @@ class PixelsObserver:
 
     def note_choice(self, env: int, side: int) -> None:
         """Keeps the chosen ``side`` (LEFT or RIGHT half) of environment ``env``'s frame."""
-        chosen = self._current[env].reshape(self.size, self.size).copy()
-        if side == 0:
-            chosen[:, self.size - self.size // 2 :] = 0.0
-        else:
-            chosen[:, : self.size // 2] = 0.0
-        self._previous[env] = chosen.ravel()
+        frame = self._current[env].reshape(self.size, self.size)
+        self._previous[env] = chosen_half(frame, side).ravel()
 
     def observe(self, env: int, frame: np.ndarray, detection: Detection) -> np.ndarray:
         """``[current(, chosen half of the previous)]`` downsampled grayscale frames."""
