@@ -79,6 +79,56 @@ class EpisodeStats:
         return out
 
 
+@dataclass
+class ChoiceStats:
+    """Choices counted by trial, and episodes that timed out, collected between reads.
+
+    Filled from environments whose step ``info`` reports ``choices`` (choices completed
+    in the step), ``choice_correct`` and ``trial`` (the 1-based trial each choice
+    ended), and optionally ``timed_out``, as the frame-level Harlow environments do;
+    others leave it empty.
+    """
+
+    made: dict[int, int] = field(default_factory=dict)
+    correct: dict[int, int] = field(default_factory=dict)
+    timed_out: int = 0
+
+    def add(self, info: dict) -> None:
+        """Counts the choices and timed-out episodes of one step's ``info``."""
+        if "choices" not in info:
+            return
+        chosen = np.asarray(info["choices"]) > 0
+        trials = np.asarray(info["trial"])[chosen]
+        correct = np.asarray(info["choice_correct"])[chosen]
+        for trial, right in zip(trials.tolist(), correct.tolist(), strict=True):
+            self.made[trial] = self.made.get(trial, 0) + 1
+            self.correct[trial] = self.correct.get(trial, 0) + int(right)
+        if "timed_out" in info:
+            self.timed_out += int(np.sum(info["timed_out"]))
+
+    def merge(self, other: ChoiceStats) -> None:
+        """Adds ``other``'s counts to these."""
+        for trial, made in other.made.items():
+            self.made[trial] = self.made.get(trial, 0) + made
+            self.correct[trial] = self.correct.get(trial, 0) + other.correct.get(trial, 0)
+        self.timed_out += other.timed_out
+
+    def accuracy(self, first_trial: int, last_trial: int | None = None) -> float | None:
+        """Share of the choices of trials ``first_trial``..``last_trial`` (no end: all
+        later ones) that were correct; ``None`` without such choices."""
+        trials = [
+            t for t in self.made if t >= first_trial and (last_trial is None or t <= last_trial)
+        ]
+        made = sum(self.made[t] for t in trials)
+        return sum(self.correct[t] for t in trials) / made if made else None
+
+    def drain(self) -> ChoiceStats:
+        """Returns the counts so far and starts again from zero."""
+        out = ChoiceStats(self.made, self.correct, self.timed_out)
+        self.made, self.correct, self.timed_out = {}, {}, 0
+        return out
+
+
 class Actor:
     """Steps a batched environment with the agent, carrying its inputs and state.
 
@@ -108,6 +158,7 @@ class Actor:
         self.first = np.ones(n, dtype=bool)
         self.state = agent.initial_state(n)
         self.stats = EpisodeStats()
+        self.choices = ChoiceStats()
         self.time = ActingTime()
         self._episode_return = np.zeros(n, dtype=np.float64)
         self._episode_length = np.zeros(n, dtype=np.int64)
@@ -154,6 +205,7 @@ class Actor:
         if "frames" in info:
             self.time.frames += int(np.sum(info["frames"]))
         self._track_episodes(rewards, dones)
+        self.choices.add(info)
         self.observation = observation
         self.prev_action = np.where(dones, -1, actions).astype(np.int32)
         self.prev_reward = np.where(dones, 0.0, rewards).astype(np.float32)

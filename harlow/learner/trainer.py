@@ -33,7 +33,7 @@ from harlow.config.changes import Change, check_resume_changes
 from harlow.config.validation import validate_config
 from harlow.learner.a2c import A2CLearner, make_optimizer
 from harlow.learner.act_and_learn import ActAndLearn, can_act_and_learn
-from harlow.learner.rollout import ActingTime, Actor, BatchedEnv
+from harlow.learner.rollout import ActingTime, Actor, BatchedEnv, ChoiceStats
 from harlow.progress import progress_bar
 from harlow.run_progress import RunProgress, progress_path, write_progress
 from harlow.signals import raise_if_interrupted
@@ -84,6 +84,7 @@ class _Window:
         self.returns: list[float] = []
         self.lengths: list[int] = []
         self.metrics: dict[str, list[float]] = {}
+        self.choices = ChoiceStats()
         self.start_time = time.perf_counter()
         self.start_steps = env_steps
         self.seconds = {"env": 0.0, "policy": 0.0, "learn": 0.0}
@@ -273,6 +274,7 @@ def _train_on(
             progress.update(steps_per_update)
             window.returns += returns
             window.lengths += lengths
+            window.choices.merge(actor.choices.drain())
             window.add_metrics(metrics)
             if int(state.updates.numpy()) % config.train.log_every_updates == 0:
                 logged, steps_per_second = _log_window(writer, window, state, task, progress)
@@ -386,6 +388,22 @@ def _reward_per_trial(window: _Window, task: Task) -> float | None:
     return float(np.mean(window.returns)) / task.trials_in(float(np.mean(window.lengths)))
 
 
+def _choice_scalars(window: _Window) -> dict[str, float]:
+    """Accuracy on trial 1 and on the later trials of the window's choices, and the share of
+    its episodes that timed out, where the environment reports choices (else none)."""
+    scalars = {}
+    for tag, first_trial, last_trial in (
+        ("choices/accuracy_trial_1", 1, 1),
+        ("choices/accuracy_trials_2_on", 2, None),
+    ):
+        accuracy = window.choices.accuracy(first_trial, last_trial)
+        if accuracy is not None:
+            scalars[tag] = accuracy
+    if window.choices.made and window.returns:
+        scalars["episode/timed_out_fraction"] = window.choices.timed_out / len(window.returns)
+    return scalars
+
+
 def _log_window(
     writer: tf.summary.SummaryWriter,
     window: _Window,
@@ -399,6 +417,7 @@ def _log_window(
     elapsed = max(time.perf_counter() - window.start_time, 1e-9)
     steps_per_second = (step - window.start_steps) / elapsed
     reward_per_trial = _reward_per_trial(window, task)
+    choice_scalars = _choice_scalars(window)
     with writer.as_default(step=step):
         for key, values in window.metrics.items():
             tf.summary.scalar(key, np.mean(values))
@@ -412,6 +431,8 @@ def _log_window(
         if reward_per_trial is not None:
             tf.summary.scalar("episode/return", float(np.mean(window.returns)))
             tf.summary.scalar("episode/reward_per_trial", reward_per_trial)
+        for tag, value in choice_scalars.items():
+            tf.summary.scalar(tag, value)
     shown = "n/a" if reward_per_trial is None else f"{reward_per_trial:.3f}"
     if progress.disable:
         logging.info(
@@ -421,10 +442,9 @@ def _log_window(
             shown,
             steps_per_second,
         )
-    progress.set_postfix(
-        episodes=int(state.episodes.numpy()),
-        reward_per_trial=shown,
-        steps_per_s=f"{steps_per_second:,.0f}",
-        refresh=False,
-    )
+    postfix = {"episodes": int(state.episodes.numpy()), "reward_per_trial": shown}
+    if "choices/accuracy_trials_2_on" in choice_scalars:
+        postfix["trials_2_on"] = f"{choice_scalars['choices/accuracy_trials_2_on']:.3f}"
+    postfix["steps_per_s"] = f"{steps_per_second:,.0f}"
+    progress.set_postfix(postfix, refresh=False)
     return reward_per_trial, steps_per_second
