@@ -43,6 +43,10 @@ def get_config() -> ml_collections.ConfigDict:
     # Also show the chosen half of the previous choice's onset frame (the images' first
     # frame of that trial, the half not chosen blanked), as the pixels mode's show_chosen.
     config.env.show_chosen = False
+    # Which half that view keeps: "chosen" (the image the agent chose), or "rewarded" (the
+    # rewarded image's: the chosen half after +5, the other half after -5), which holds
+    # the choice's reward too, so the agent need not carry it to the next images.
+    config.env.chosen_view = "chosen"
     config.env.num_workers = 2
     # Where the workers run: "processes" on this machine, or "ray": one Ray actor per
     # worker (pip install -e '.[ray]') on the cluster at ray_address ('' a private local

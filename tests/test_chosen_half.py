@@ -14,16 +14,22 @@ def _onset_views(count: int) -> np.ndarray:
     return np.arange(1, count * SIZE * SIZE + 1, dtype=np.float32).reshape(count, -1)
 
 
-def _play(memory: ChosenHalfMemory, yaws: list[int], fixation_frame: int, choice_frame: int):
+def _play(
+    memory: ChosenHalfMemory,
+    yaws: list[int],
+    fixation_frame: int,
+    choice_frame: int,
+    rewarded: bool = True,
+):
     """Plays one environment's frames with ``yaws``; the fixation reward and the trial's end
-    come on the given frames."""
+    (a choice ``rewarded`` or not) come on the given frames."""
     one = np.ones(1, bool)
     for frame, yaw in enumerate(yaws):
         memory.start_frame(np.array([yaw]))
         if frame == fixation_frame:
             memory.note_onsets(one, _onset_views(1))
         if frame == choice_frame:
-            memory.note_choices(one)
+            memory.note_choices(one, np.array([rewarded]))
 
 
 def _kept_side(view: np.ndarray) -> int:
@@ -57,6 +63,25 @@ def test_a_turn_in_the_frame_that_ends_the_trial_does_not_count():
     memory = ChosenHalfMemory(1, SIZE, 1)
     _play(memory, [0] * 7 + [-160] + [0] * 4 + [320], fixation_frame=6, choice_frame=12)
     assert _kept_side(memory.views[0]) == 0
+
+
+@pytest.mark.parametrize("rewarded, side", [(True, 0), (False, 1)])
+def test_the_rewarded_view_keeps_the_rewarded_images_half(rewarded, side):
+    # The gaze chose the left image: rewarded, its half; punished, the other (rewarded) one.
+    memory = ChosenHalfMemory(1, SIZE, 1, keep="rewarded")
+    _play(memory, [0] * 7 + [-160] + [0] * 5, 6, 12, rewarded=rewarded)
+    assert _kept_side(memory.views[0]) == side
+    chosen = ChosenHalfMemory(1, SIZE, 1)
+    _play(chosen, [0] * 7 + [-160] + [0] * 5, 6, 12, rewarded=rewarded)
+    assert _kept_side(chosen.views[0]) == 0  # the chosen view ignores the outcome
+
+
+def test_the_rewarded_view_needs_the_outcomes_and_a_known_half():
+    memory = ChosenHalfMemory(1, SIZE, 1, keep="rewarded")
+    with pytest.raises(ValueError, match="needs the choices' outcomes"):
+        memory.note_choices(np.ones(1, bool))
+    with pytest.raises(ValueError, match=r"keep must be one of \('chosen', 'rewarded'\)"):
+        ChosenHalfMemory(1, SIZE, 1, keep="left")
 
 
 def test_forget_clears_only_the_environments_named():

@@ -258,27 +258,41 @@ def test_the_chosen_view_is_the_onset_frames_chosen_half_until_the_next_choice(f
     assert held.any()
 
 
-def test_the_chosen_half_follows_the_side_the_gaze_took_with_repeated_actions():
+@pytest.mark.parametrize("chosen_view", ["chosen", "rewarded"])
+def test_the_kept_half_follows_the_side_the_gaze_took_with_repeated_actions(chosen_view):
     # A scripted gaze with one move in three random: it wanders, overshoots and turns back.
-    env = _env(num_envs=4, seed=2, size=16, grayscale=True, action_repeat=4, show_chosen=True)
+    env = _env(
+        num_envs=4,
+        seed=2,
+        size=16,
+        grayscale=True,
+        action_repeat=4,
+        show_chosen=True,
+        chosen_view=chosen_view,
+    )
     env.reset()
     info = _first_info(env)
     rng = np.random.default_rng(1)
     choose_correct = rng.random(4) < 0.5
     checked = 0
+    outcomes = set()
     for _ in range(600):
         actions = _scripted_moves(info, env.look_moves, choose_correct)
         wander = rng.random(4) < 1 / 3
         actions[wander] = rng.integers(0, env.num_actions, wander.sum())
         observation, _, dones, info = env.step(actions)
         for i in np.flatnonzero(info["choices"] & ~dones):  # a last choice starts an episode
-            chosen = observation[i, -16 * 16 :].reshape(16, 16)
-            blanked = chosen[:, 8:] if info["choice_side"][i] == 0 else chosen[:, :8]
-            kept = chosen[:, :8] if info["choice_side"][i] == 0 else chosen[:, 8:]
+            view = observation[i, -16 * 16 :].reshape(16, 16)
+            side = int(info["choice_side"][i])  # the simulator's own records
+            if chosen_view == "rewarded" and not info["choice_correct"][i]:
+                side = 1 - side
+            blanked = view[:, 8:] if side == 0 else view[:, :8]
+            kept = view[:, :8] if side == 0 else view[:, 8:]
             assert not blanked.any() and kept.any()
+            outcomes.add(bool(info["choice_correct"][i]))
             choose_correct[i] = rng.random() < 0.5
             checked += 1
-    assert checked >= 30
+    assert checked >= 30 and outcomes == {True, False}
 
 
 def test_a_fovea_larger_than_the_frame_is_refused():

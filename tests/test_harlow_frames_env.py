@@ -136,6 +136,8 @@ def test_workers_forward_the_curriculums_start():
         ("backend", "unity", "config.env.backend must be 'simulator' or 'dmlab'"),
         ("fovea_size", -1, r"config.env.fovea_size must be in \[0, "),
         ("fovea_size", 64, "config.env.fovea_size=64 exceeds config.env.frame_size=48"),
+        ("chosen_view", "left", "config.env.chosen_view must be 'chosen' or 'rewarded'"),
+        ("chosen_view", "rewarded", "chosen_view='rewarded' needs config.env.show_chosen=True"),
     ],
 )
 def test_bad_frame_settings_name_the_field(field, value, message):

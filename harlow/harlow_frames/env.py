@@ -68,6 +68,7 @@ class FrameEnvSpec:
     balanced_sides: bool = True  # the level's rule; False: each trial's side on its own
     fovea_size: int = 0  # also the frame's centre this many pixels square (0: none)
     show_chosen: bool = False  # also the view before the episode's latest choice ended
+    chosen_view: str = "chosen"  # that view's half: the chosen image's, or the rewarded one's
 
 
 def observation_spec(config: ml_collections.ConfigDict) -> ObservationSpec:
@@ -115,6 +116,7 @@ def spec_from_config(
         balanced_sides=balanced_sides(config),
         fovea_size=env.get("fovea_size", 0),
         show_chosen=env.get("show_chosen", False),
+        chosen_view=env.get("chosen_view", "chosen"),
     )
 
 
@@ -192,6 +194,7 @@ def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
         action_repeat=spec.action_repeat,
         fovea_size=spec.fovea_size,
         show_chosen=spec.show_chosen,
+        chosen_view=spec.chosen_view,
     )
     if spec.backend == "simulator":
         return SpawnYawCurriculum(

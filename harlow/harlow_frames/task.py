@@ -9,6 +9,7 @@ from harlow.config.checks import FieldCheck, at_least, boolean, in_range, one_of
 from harlow.datasets.manifest import SPLITS
 from harlow.harlow_frames import env as frames_env
 from harlow.harlow_task.task import evaluation_name
+from harlow.psychlab.chosen_half import KEPT_HALVES
 from harlow.psychlab.parallel_env import EXECUTOR_CHECKS, EXECUTOR_FIELDS, check_executor
 from harlow.psychlab.protocol import ProtocolConfig
 from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
@@ -56,6 +57,16 @@ def check_observation_fits_frame(config: ml_collections.ConfigDict) -> None:
         )
 
 
+def check_chosen_view_is_shown(config: ml_collections.ConfigDict) -> None:
+    """``env.chosen_view`` picks the half the chosen view keeps: it needs that view."""
+    chosen_view = config.env.get("chosen_view", "chosen")
+    if chosen_view != "chosen" and not config.env.get("show_chosen", False):
+        raise ValueError(
+            f"config.env.chosen_view={chosen_view!r} needs config.env.show_chosen=True: it "
+            "picks the half of the chosen view, which is shown only with show_chosen"
+        )
+
+
 def eval_scalars(summary: dict) -> dict[str, float]:
     """Trials 2..6 correct (the learning set) and the share of trials that timed out."""
     return {
@@ -71,9 +82,14 @@ TASK = Task(
         boolean("env.balanced_sides"),
         in_range("env.fovea_size", 0, MAX_FRAME_SIZE),
         boolean("env.show_chosen"),
+        one_of("env.chosen_view", KEPT_HALVES),
         *EXECUTOR_CHECKS,
     ),
-    combination_checks=(check_observation_fits_frame, check_executor),
+    combination_checks=(
+        check_observation_fits_frame,
+        check_chosen_view_is_shown,
+        check_executor,
+    ),
     make_env=frames_env.make_env,
     num_actions=frames_env.NUM_ACTIONS,
     steps_per_trial=None,
@@ -81,7 +97,7 @@ TASK = Task(
     observation_spec=frames_env.observation_spec,
     model_fields=("env.observation_size", "env.fovea_size", "env.show_chosen"),
     # The same frames mean another thing at another repeat or frame size.
-    input_meaning_fields=("env.action_repeat", "env.frame_size"),
+    input_meaning_fields=("env.action_repeat", "env.frame_size", "env.chosen_view"),
     resumable_fields=(
         "env.num_workers",
         "env.spawn_curriculum_steps",

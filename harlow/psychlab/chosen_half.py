@@ -14,6 +14,11 @@ frame before that; a trial ends on the frame after the hold that chose. So the s
 chosen is read from the agent's own yaw, summed from the last frame of the fixation hold
 (the gaze on the cross) to the last frame of the choice's hold: negative turned the view
 left, to the left image.
+
+With ``keep="rewarded"`` the half held is the rewarded image's instead: the chosen half
+after a rewarded choice, the other half after a punished one. It holds what the chosen
+half and the choice's reward tell together, so that the agent need not carry the reward
+(a step's reward is its next input only) through the trial's steps until the next images.
 """
 
 from __future__ import annotations
@@ -22,11 +27,16 @@ import numpy as np
 
 from harlow.psychlab.observations import chosen_half
 
+KEPT_HALVES = ("chosen", "rewarded")
+
 
 class ChosenHalfMemory:
     """Per environment: the look moves played, the latest onset view and the chosen half."""
 
-    def __init__(self, num_envs: int, size: int, channels: int) -> None:
+    def __init__(self, num_envs: int, size: int, channels: int, keep: str = "chosen") -> None:
+        if keep not in KEPT_HALVES:
+            raise ValueError(f"keep must be one of {KEPT_HALVES}, got {keep!r}")
+        self.keep = keep
         self.size = size
         self.channels = channels
         self._yaw = np.zeros((3, num_envs), np.int64)  # summed yaw: this frame, -1, -2
@@ -52,10 +62,15 @@ class ChosenHalfMemory:
         self._onset[where] = previous_views
         self._yaw_on_cross[where] = self._yaw[2, where]
 
-    def note_choices(self, where: np.ndarray) -> None:
-        """Where this frame ended a trial: holds the onset view with the half not chosen
-        blanked until the next choice."""
+    def note_choices(self, where: np.ndarray, rewarded: np.ndarray | None = None) -> None:
+        """Where this frame ended a trial: holds the onset view with the half not kept
+        blanked until the next choice. ``rewarded`` ([N] bool: the choice took the rewarded
+        image) is needed to keep the rewarded half."""
+        if self.keep == "rewarded" and rewarded is None:
+            raise ValueError("keeping the rewarded half needs the choices' outcomes (rewarded)")
         for env in np.flatnonzero(where):
             view = self._onset[env].reshape(self.size, self.size, self.channels)
             side = 0 if self._yaw[1, env] < self._yaw_on_cross[env] else 1  # 0: left image
+            if self.keep == "rewarded" and not rewarded[env]:
+                side = 1 - side
             self.views[env] = chosen_half(view, side).ravel()

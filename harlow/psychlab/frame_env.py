@@ -16,7 +16,8 @@ square of the rendered frame, where the gaze rests, resampled to ``size``. With
 ``show_chosen`` it then holds the chosen half of the previous choice's onset frame
 (``ChosenHalfMemory``), as the per-trial ``pixels`` mode's ``show_chosen`` does: the
 images' first frame of that trial, with the half of the screen the agent did not choose
-blanked.
+blanked; with ``chosen_view="rewarded"`` the rewarded image's half instead (the chosen
+half after a rewarded choice, the other after a punished one).
 
 Where an episode ends within an action's repeats, the repeats left are no-ops in the next
 episode (its camera is still settling then), so every environment advances by the same
@@ -133,6 +134,7 @@ class FrameHarlowEnv:
         trials_per_episode: int = 6,
         fovea_size: int = 0,
         show_chosen: bool = False,
+        chosen_view: str = "chosen",
     ) -> None:
         if not 8 <= size <= 256:
             raise ValueError(f"size must be in [8, 256], got {size}")
@@ -160,7 +162,7 @@ class FrameHarlowEnv:
         self._noop = np.zeros((self.num_envs, ACTION_SIZE), dtype=np.intc)
         self._trials_done = np.zeros(self.num_envs, np.int32)  # choices in each episode so far
         self._last_frames: np.ndarray | None = None  # the frames the last step returned
-        self._chosen = ChosenHalfMemory(self.num_envs, size, self.channels)
+        self._chosen = ChosenHalfMemory(self.num_envs, size, self.channels, chosen_view)
 
     def reset(self) -> np.ndarray:
         """Starts new episodes everywhere; returns observations [N, observation_size]."""
@@ -210,7 +212,7 @@ class FrameHarlowEnv:
             made, made_correct = choice_outcomes(info)
             if self.show_chosen:
                 self._note_chosen(previous_frames, live & (step_rewards == FIXATION_REWARD))
-                self._chosen.note_choices(live & made)
+                self._chosen.note_choices(live & made, made_correct)
             choices += live & made
             correct |= live & made & made_correct
             if "choice_side" in info:
