@@ -4,7 +4,12 @@ No vision pipeline and no saccade controller: each agent step is one look move (
 DeepMind Lab's look units: still, +-16, +-48, +-160), played as a turn and then
 ``action_repeat - 1`` still frames; the agent sees the last frame, grayscale, downsampled
 to ``observation_size`` pixels, and gets the level's rewards (+1 for holding the cross,
-+5 / -5 for holding the rewarded / the other image).
++5 / -5 for holding the rewarded / the other image). Beside the frame it sees the
+rewarded image's half of the previous trial's onset frame (``env.show_chosen`` with
+``env.chosen_view="rewarded"``), compared with the frame by the conv encoder's pairwise
+differences; each training trial draws its side on its own (``env.balanced_sides``), so
+that only the images tell where the reward is. On DeepMind Lab (the level draws its own
+sides) train with --config.env.balanced_sides=True.
 
 Train:    python -m harlow.train --config=configs/harlow_frames.py --workdir=runs/frames
 Evaluate: python -m harlow.evaluate --workdir=runs/frames --episodes=200
@@ -23,8 +28,12 @@ def get_config() -> ml_collections.ConfigDict:
     config.env = ml_collections.ConfigDict()
     config.env.backend = "simulator"  # or "dmlab" (needs an importable deepmind_lab)
     config.env.frame_size = 84  # rendered frames are frame_size x frame_size RGB
-    config.env.observation_size = 42  # the agent sees them grayscale at this size
-    config.env.action_repeat = 4  # frames per agent step: a turn, then 3 still frames
+    config.env.observation_size = 84  # the agent sees them grayscale at this size
+    # Frames per agent step: a turn, then 4 still frames. The level shows the images 4
+    # frames after the gaze lands on the cross (and pays the +1 a frame later), so with 5
+    # the step that lands shows them and every choice follows a frame that shows them;
+    # with 4 the agent can saccade blind (docs/benchmarks.md).
+    config.env.action_repeat = 5
     config.env.spawn_yaw_range_deg = 22.5  # measured on DeepMind Lab
     # The spawn range widens from 0 (the view starts on the cross) to the level's over
     # the run's first this many env steps (0: the level's range from the start).
@@ -36,17 +45,17 @@ def get_config() -> ml_collections.ConfigDict:
     # so far foretell the last trials' (trial 6 always). False (training on the simulator
     # only): each trial's side on its own, so only the images tell; evaluation plays the
     # level's rule.
-    config.env.balanced_sides = True
+    config.env.balanced_sides = False
     # A fovea: the frame's centre this many pixels square (of frame_size), resampled to
     # observation_size, beside the whole frame (0: none).
     config.env.fovea_size = 0
     # Also show the chosen half of the previous choice's onset frame (the images' first
     # frame of that trial, the half not chosen blanked), as the pixels mode's show_chosen.
-    config.env.show_chosen = False
+    config.env.show_chosen = True
     # Which half that view keeps: "chosen" (the image the agent chose), or "rewarded" (the
     # rewarded image's: the chosen half after +5, the other half after -5), which holds
     # the choice's reward too, so the agent need not carry it to the next images.
-    config.env.chosen_view = "chosen"
+    config.env.chosen_view = "rewarded"
     config.env.num_workers = 2
     # Where the workers run: "processes" on this machine, or "ray": one Ray actor per
     # worker (pip install -e '.[ray]') on the cluster at ray_address ('' a private local
@@ -63,18 +72,19 @@ def get_config() -> ml_collections.ConfigDict:
     config.agent.conv_kernel_sizes = (8, 4)
     config.agent.conv_strides = (4, 2)
     config.agent.conv_embedding_size = 128
-    config.agent.conv_pairwise_differences = False
+    # |frame - chosen view| embeddings: whether the image kept is on the left or the right.
+    config.agent.conv_pairwise_differences = True
     config.agent.conv_layer_norm = True
 
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32
     config.train.unroll_length = 20  # agent steps per update
-    config.train.total_env_steps = 2_000_000  # agent steps (8 M frames)
+    config.train.total_env_steps = 2_500_000  # agent steps (12.5 M frames)
     config.train.discount = 0.95
     config.train.gae_lambda = 0.95
     config.train.value_coef = 0.5
-    config.train.entropy_coef = 0.01
-    config.train.entropy_coef_final = 0.001
+    config.train.entropy_coef = 0.03  # constant: an entropy floor
+    config.train.entropy_coef_final = 0.03
     config.train.optimizer = "adam"
     config.train.learning_rate = 5e-4
     config.train.max_grad_norm = 1.0

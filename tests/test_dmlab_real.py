@@ -171,6 +171,14 @@ def test_frame_level_task_on_the_real_level(deepmind_lab, private_tmp):
 
     config = load_config_file(Path(__file__).resolve().parents[1] / "configs/harlow_frames.py")
     config.env.num_workers = 0  # the adapter puts its Labs in workers itself
+    # The frame alone, 4 frames per step, and the level's own sides (needed on the engine).
+    config.env.update(
+        observation_size=42,
+        action_repeat=4,
+        show_chosen=False,
+        chosen_view="chosen",
+        balanced_sides=True,
+    )
     env = make_env(config, 2, seed=3, split="heldout", episode_length_seconds=2.0)
     try:
         observations = env.reset()

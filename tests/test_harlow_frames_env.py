@@ -47,7 +47,7 @@ def _play(env, steps: int, seed: int = 0):
 
 
 def test_observations_are_the_specs_grayscale_frames():
-    config = _config()
+    config = _config(show_chosen=False, chosen_view="chosen")  # the frame alone
     spec = get_task("harlow_frames").observation_spec(config)
     assert spec.image_layout() == (1, 24)
     env = make_env(config, 3, seed=0)
@@ -137,7 +137,7 @@ def test_workers_forward_the_curriculums_start():
         ("fovea_size", -1, r"config.env.fovea_size must be in \[0, "),
         ("fovea_size", 64, "config.env.fovea_size=64 exceeds config.env.frame_size=48"),
         ("chosen_view", "left", "config.env.chosen_view must be 'chosen' or 'rewarded'"),
-        ("chosen_view", "rewarded", "chosen_view='rewarded' needs config.env.show_chosen=True"),
+        ("show_chosen", False, "chosen_view='rewarded' needs config.env.show_chosen=True"),
     ],
 )
 def test_bad_frame_settings_name_the_field(field, value, message):
@@ -169,4 +169,5 @@ def test_the_shipped_config_builds_its_agent():
     validate_config(config)
     agent = build_agent(config)
     assert agent.num_actions == NUM_ACTIONS == 7
-    assert agent.encoder is not None and agent.encoder.patch_size == 42
+    assert agent.encoder is not None and agent.encoder.patch_size == 84
+    assert agent.encoder.num_patches == 2 and agent.encoder.pairwise_differences
