@@ -79,7 +79,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32
     config.train.unroll_length = 20  # agent steps per update
-    config.train.total_env_steps = 2_500_000  # agent steps (12.5 M frames)
+    config.train.total_env_steps = 1_500_000  # agent steps (7.5 M frames)
     config.train.discount = 0.95
     config.train.gae_lambda = 0.95
     config.train.value_coef = 0.5
