@@ -56,6 +56,10 @@ def get_config() -> ml_collections.ConfigDict:
     # rewarded image's: the chosen half after +5, the other half after -5), which holds
     # the choice's reward too, so the agent need not carry it to the next images.
     config.env.chosen_view = "rewarded"
+    # Each training episode's room (not the screen's face or contents) with a grey gain of
+    # 1 +- room_jitter and a gamma of exp(+-room_jitter), on the simulator only, so that the
+    # agent does not rely on the simulated room's exact greys (as configs/harlow_pixels.py).
+    config.env.room_jitter = 0.0
     config.env.num_workers = 2
     # Where the workers run: "processes" on this machine, or "ray": one Ray actor per
     # worker (pip install -e '.[ray]') on the cluster at ray_address ('' a private local

@@ -277,22 +277,25 @@ def _look_move_towards(frame: np.ndarray, moves, side: int) -> int:
     return int(np.argmin([abs(units - yaw) for yaw, _ in moves.moves]))
 
 
-def test_the_chosen_view_is_the_chosen_half_of_the_onset_frame_on_the_real_level(
-    deepmind_lab, fixtures, private_tmp
+@pytest.mark.parametrize("chosen_view", ["chosen", "rewarded"])
+def test_the_chosen_view_is_the_kept_half_of_the_onset_frame_on_the_real_level(
+    deepmind_lab, fixtures, private_tmp, chosen_view
 ):
-    """The frame-level show_chosen on the engine: after each choice (left, then right, then
-    left), the view held is the images' first frame of the trial (the one before the
-    fixation reward's) with the half not chosen blanked; its other half shows the image."""
+    """The frame-level show_chosen on the engine: after each choice (left, right, left, ...),
+    the view held is the images' first frame of the trial (the one before the fixation
+    reward's) with one half blanked; its other half shows the image. That half is the chosen
+    one, or with chosen_view="rewarded" the rewarded image's: the chosen half after a right
+    choice, the other after a wrong one (played until both have been seen)."""
     from harlow.psychlab.frame_env import FrameHarlowEnv
 
     screen = _KeepsFrames(DmlabHarlowEnv(1, _dataset(fixtures), list(range(1, 25)), seed=2))
-    env = FrameHarlowEnv(screen, size=28, grayscale=True, show_chosen=True)
+    env = FrameHarlowEnv(screen, size=28, grayscale=True, show_chosen=True, chosen_view=chosen_view)
     view, half = 28 * 28, 14
     try:
         before_previous = previous = env.reset()[0, :view]
         onset = cross = None
         checked = []
-        for _ in range(300):
+        for _ in range(900):
             side = len(checked) % 2
             action = _look_move_towards(screen.frames[0], env.look_moves, side)
             observation, reward, _, info = env.step(np.array([action]))
@@ -300,16 +303,21 @@ def test_the_chosen_view_is_the_chosen_half_of_the_onset_frame_on_the_real_level
             if reward[0] == 1.0:  # the fixation reward: the frame before showed the images,
                 onset, cross = previous, before_previous  # the one before, the cross alone
             if info["choices"][0]:
-                checked.append((side, onset, cross, chosen))
-                if len(checked) == 3:
+                correct = bool(info["choice_correct"][0])
+                checked.append((side, correct, onset, cross, chosen))
+                outcomes = {c for _, c, *_ in checked}
+                if len(checked) >= 3 and (chosen_view == "chosen" or len(outcomes) == 2):
                     break
             before_previous, previous = previous, frame
     finally:
         env.close()
-    assert len(checked) == 3
-    for side, onset, cross, chosen in checked:
+    assert len(checked) >= 3
+    if chosen_view == "rewarded":
+        assert {correct for _, correct, *_ in checked} == {True, False}
+    for side, correct, onset, cross, chosen in checked:
+        kept_side = side if chosen_view == "chosen" or correct else 1 - side
         left, right = slice(0, half), slice(half, 28)
-        kept, blanked = (left, right) if side == 0 else (right, left)
+        kept, blanked = (left, right) if kept_side == 0 else (right, left)
         onset, cross, chosen = (a.reshape(28, 28) for a in (onset, cross, chosen))
         assert not chosen[:, blanked].any()
         np.testing.assert_array_equal(chosen[:, kept], onset[:, kept])

@@ -138,6 +138,7 @@ def test_workers_forward_the_curriculums_start():
         ("fovea_size", 64, "config.env.fovea_size=64 exceeds config.env.frame_size=48"),
         ("chosen_view", "left", "config.env.chosen_view must be 'chosen' or 'rewarded'"),
         ("show_chosen", False, "chosen_view='rewarded' needs config.env.show_chosen=True"),
+        ("room_jitter", 1.5, r"config.env.room_jitter must be in \[0, 0.9\]"),
     ],
 )
 def test_bad_frame_settings_name_the_field(field, value, message):
@@ -145,6 +146,24 @@ def test_bad_frame_settings_name_the_field(field, value, message):
     config.env[field] = value
     with pytest.raises(ValueError, match=message):
         validate_config(config)
+
+
+def test_room_jitter_varies_the_room_and_not_the_screen():
+    """With room_jitter the simulator draws each episode's room greys: the first frames
+    differ from the unjittered ones outside the screen's face only."""
+    plain, jittered = (
+        make_env(_config(room_jitter=jitter, spawn_curriculum_steps=10**6), 2, seed=3)
+        for jitter in (0.0, 0.6)
+    )
+    assert jittered.env.screen.room_jitter == 0.6
+    plain_obs, jittered_obs = plain.reset(), jittered.reset()
+    plain.close()
+    jittered.close()
+    changed = np.abs(plain_obs - jittered_obs) > 1e-6
+    assert changed.any()
+    centre = np.zeros((24, 24), bool)
+    centre[8:16, 8:16] = True  # the cross on the screen's face, where the gaze starts
+    assert not changed.reshape(2, -1, 24, 24)[:, 0][:, centre].any()
 
 
 def test_unbalanced_sides_are_for_simulator_training_only():

@@ -69,6 +69,7 @@ class FrameEnvSpec:
     fovea_size: int = 0  # also the frame's centre this many pixels square (0: none)
     show_chosen: bool = False  # also the view before the episode's latest choice ended
     chosen_view: str = "chosen"  # that view's half: the chosen image's, or the rewarded one's
+    room_jitter: float = 0.0  # each episode's room greys vary this much (simulator only)
 
 
 def observation_spec(config: ml_collections.ConfigDict) -> ObservationSpec:
@@ -117,6 +118,7 @@ def spec_from_config(
         fovea_size=env.get("fovea_size", 0),
         show_chosen=env.get("show_chosen", False),
         chosen_view=env.get("chosen_view", "chosen"),
+        room_jitter=env.get("room_jitter", 0.0),
     )
 
 
@@ -182,6 +184,7 @@ def build_frame_env(spec: FrameEnvSpec) -> FrameHarlowEnv | SpawnYawCurriculum:
             "spawn_yaw_range_deg": 0.0,  # SpawnYawCurriculum sets it
             "balanced_sides": spec.balanced_sides,
             "episode_length_seconds": spec.episode_length_seconds,
+            "room_jitter": spec.room_jitter,
         },
         HarlowLevelSettings(
             protocol=ProtocolConfig(episode_length_seconds=spec.episode_length_seconds)

@@ -13,6 +13,7 @@ from harlow.psychlab.chosen_half import KEPT_HALVES
 from harlow.psychlab.parallel_env import EXECUTOR_CHECKS, EXECUTOR_FIELDS, check_executor
 from harlow.psychlab.protocol import ProtocolConfig
 from harlow.psychlab.render import MAX_FRAME_SIZE, MIN_FRAME_SIZE
+from harlow.psychlab.simulator import MAX_ROOM_JITTER
 from harlow.task import Lazy, StageReport, Task
 
 _EVALUATION = "harlow.harlow_frames.evaluation"
@@ -83,6 +84,7 @@ TASK = Task(
         in_range("env.fovea_size", 0, MAX_FRAME_SIZE),
         boolean("env.show_chosen"),
         one_of("env.chosen_view", KEPT_HALVES),
+        in_range("env.room_jitter", 0, MAX_ROOM_JITTER),
         *EXECUTOR_CHECKS,
     ),
     combination_checks=(
