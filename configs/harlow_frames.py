@@ -83,7 +83,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.num_envs = 32
     config.train.unroll_length = 20  # agent steps per update
-    config.train.total_env_steps = 1_500_000  # agent steps (7.5 M frames)
+    # Agent steps (12.5 M frames). Trials 2..6 on held-out faces, 5 seeds: 91-97 % at
+    # 1.5 M, 96.7-99.4 % at 2.5 M, where the real DeepMind Lab scores within 1.3-4.0 points
+    # of the simulator (at 1.5 M: 5.3 and 7.1 points below it; docs/benchmarks.md).
+    config.train.total_env_steps = 2_500_000
     config.train.discount = 0.95
     config.train.gae_lambda = 0.95
     config.train.value_coef = 0.5
