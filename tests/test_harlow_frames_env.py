@@ -150,7 +150,8 @@ def test_bad_frame_settings_name_the_field(field, value, message):
 
 def test_room_jitter_varies_the_room_and_not_the_screen():
     """With room_jitter the simulator draws each episode's room greys: the first frames
-    differ from the unjittered ones outside the screen's face only."""
+    differ from the unjittered ones, while the cross at the centre of the screen's face,
+    where the gaze starts, stays as it was."""
     plain, jittered = (
         make_env(_config(room_jitter=jitter, spawn_curriculum_steps=10**6), 2, seed=3)
         for jitter in (0.0, 0.6)
